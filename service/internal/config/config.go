@@ -1,0 +1,399 @@
+// Package config reads secmon's TOML configuration (the keys of the original
+// secmon-daemon and the NixOS module, see data/secmon.example.toml) and
+// supplies the built-in defaults for system mode (root) and user mode (an
+// ordinary user with no config file).
+//
+// Every error names the file, line, column and key: unknown keys and wrong
+// types come from go-toml's decoder, and the checks made after decoding look
+// their key up in a position index built from the same document.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// SystemConfigPath is read when root starts the daemon without a config.
+const SystemConfigPath = "/etc/secmon/config.toml"
+
+// SystemSocketPath is the seed's socket.
+const SystemSocketPath = "/run/secmon/secmon.sock"
+
+// Mode says which defaults apply.
+type Mode int
+
+const (
+	// SystemMode: root, the system socket, system-wide watches.
+	SystemMode Mode = iota
+	// UserMode: an ordinary user; socket under $XDG_RUNTIME_DIR, watches on
+	// that user's persistence spots only.
+	UserMode
+)
+
+func (m Mode) String() string {
+	if m == UserMode {
+		return "user"
+	}
+	return "system"
+}
+
+// Config is the whole configuration.
+type Config struct {
+	SocketPath  string   `toml:"socket_path"`
+	SocketMode  FileMode `toml:"socket_mode"`
+	SocketGroup string   `toml:"socket_group"`
+	LogLevel    LogLevel `toml:"log_level"`
+	// StateDirectory keeps the sequence-number reservation.
+	StateDirectory string `toml:"state_directory"`
+	// ReplayBuffer is how many events are kept for replay_after.
+	ReplayBuffer int `toml:"replay_buffer"`
+	// ClientQueue bounds each socket client's backlog.
+	ClientQueue int       `toml:"client_queue"`
+	Monitors    Monitors  `toml:"monitors"`
+	Watches     []Watch   `toml:"watches"`
+	Triggers    []Trigger `toml:"triggers"`
+
+	// Source is the file read, or a description of the defaults.
+	Source string `toml:"-"`
+	Mode   Mode   `toml:"-"`
+}
+
+// Monitors switch the monitors on and off (services.secmon.monitors.*).
+type Monitors struct {
+	Filesystem bool `toml:"filesystem"`
+	Network    bool `toml:"network"`
+	USB        bool `toml:"usb"`
+	Camera     bool `toml:"camera"`
+	Microphone bool `toml:"microphone"`
+	SSH        bool `toml:"ssh"`
+}
+
+// Watch is one [[watches]] entry.
+type Watch struct {
+	// Path is a file or directory; it need not exist yet.
+	Path string `toml:"path"`
+	// Pattern is a glob (path.Match syntax, * within one component) for
+	// paths; with no Path it is the watch itself, e.g. "/home/*/.ssh".
+	Pattern     string         `toml:"pattern"`
+	Description string         `toml:"description"`
+	Enabled     *bool          `toml:"enabled"`
+	Recursive   bool           `toml:"recursive"`
+	Severity    event.Severity `toml:"severity"`
+}
+
+// IsEnabled is true unless enabled = false.
+func (w Watch) IsEnabled() bool { return w.Enabled == nil || *w.Enabled }
+
+// Trigger runs a program for matching events, never through a shell.
+type Trigger struct {
+	Name        string         `toml:"name"`
+	Enabled     *bool          `toml:"enabled"`
+	EventTypes  []EventType    `toml:"event_types"`
+	MinSeverity event.Severity `toml:"min_severity"`
+	// Command is the program: an absolute path or a name looked up in PATH.
+	Command string `toml:"command"`
+	// Args may hold placeholders such as {path}, substituted inside each
+	// argument; an argument never splits into several.
+	Args            []string `toml:"args"`
+	CooldownSeconds int      `toml:"cooldown_seconds"`
+	TimeoutSeconds  int      `toml:"timeout_seconds"`
+}
+
+// IsEnabled is true unless enabled = false.
+func (t Trigger) IsEnabled() bool { return t.Enabled == nil || *t.Enabled }
+
+// EventType is an event type name checked while decoding.
+type EventType event.Type
+
+// UnmarshalText accepts known type names only.
+func (t *EventType) UnmarshalText(b []byte) error {
+	v, err := event.ParseType(string(b))
+	if err != nil {
+		return err
+	}
+	*t = EventType(v)
+	return nil
+}
+
+// FileMode is an octal permission string such as "0660".
+type FileMode uint32
+
+// UnmarshalText parses octal.
+func (m *FileMode) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseUint(string(b), 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("socket mode %q is not an octal permission such as \"0660\"", b)
+	}
+	*m = FileMode(v)
+	return nil
+}
+
+// LogLevel is one of trace, debug, info, warn, error.
+type LogLevel string
+
+// UnmarshalText checks the level.
+func (l *LogLevel) UnmarshalText(b []byte) error {
+	switch s := strings.ToLower(string(b)); s {
+	case "trace", "debug", "info", "warn", "warning", "error":
+		*l = LogLevel(s)
+		return nil
+	}
+	return fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", b)
+}
+
+// Error is a configuration error at a place in a file.
+type Error struct {
+	File   string
+	Line   int
+	Column int
+	Key    string
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": key %s", e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Env is what the defaults depend on; the zero value reads the process.
+type Env struct {
+	Home       string
+	RuntimeDir string
+	StateHome  string
+	UID        int
+}
+
+// CurrentEnv reads the process's environment.
+func CurrentEnv() Env {
+	home, _ := os.UserHomeDir()
+	return Env{
+		Home:       home,
+		RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"),
+		StateHome:  os.Getenv("XDG_STATE_HOME"),
+		UID:        os.Geteuid(),
+	}
+}
+
+// Defaults returns the built-in configuration for mode.
+func Defaults(mode Mode, env Env) *Config {
+	c := &Config{
+		LogLevel:     "info",
+		ReplayBuffer: 10000,
+		ClientQueue:  4096,
+		Monitors:     Monitors{true, true, true, true, true, true},
+		Mode:         mode,
+	}
+	if mode == SystemMode {
+		c.SocketPath = SystemSocketPath
+		c.SocketMode = 0o660
+		c.StateDirectory = "/var/lib/secmon"
+		c.Watches = systemWatches()
+		c.Source = "built-in system defaults"
+		return c
+	}
+	rt := env.RuntimeDir
+	if rt == "" {
+		rt = filepath.Join(os.TempDir(), "secmon-"+strconv.Itoa(env.UID))
+	}
+	c.SocketPath = filepath.Join(rt, "secmon", "secmon.sock")
+	c.SocketMode = 0o600
+	state := env.StateHome
+	if state == "" {
+		state = filepath.Join(env.Home, ".local", "state")
+	}
+	c.StateDirectory = filepath.Join(state, "secmon")
+	c.Watches = userWatches(env.Home)
+	c.Source = "built-in user-mode defaults"
+	return c
+}
+
+func w(path, desc string, recursive bool) Watch {
+	return Watch{Path: path, Description: desc, Recursive: recursive}
+}
+
+func systemWatches() []Watch {
+	return []Watch{
+		w("/etc/ssh", "sshd configuration and host keys", true),
+		w("/root/.ssh", "root's SSH keys", true),
+		{Pattern: "/home/*/.ssh", Description: "users' SSH keys", Recursive: true},
+		w("/etc/nixos", "NixOS configuration", true),
+		w("/etc/sudoers", "sudo rules", false),
+		w("/etc/sudoers.d", "sudo rules", true),
+		w("/etc/pam.d", "PAM configuration", true),
+		w("/etc/passwd", "user accounts", false),
+		w("/etc/shadow", "password hashes", false),
+		w("/etc/group", "groups", false),
+		w("/etc/crontab", "cron jobs", false),
+		w("/etc/cron.d", "cron jobs", true),
+	}
+}
+
+func userWatches(home string) []Watch {
+	h := func(p string) string { return filepath.Join(home, p) }
+	ws := []Watch{
+		w(h(".ssh"), "your SSH keys and client config", true),
+		w(h(".config/autostart"), "programs started at login (XDG autostart)", true),
+		w(h(".config/systemd/user"), "your systemd user units", true),
+		w(h(".config/environment.d"), "your session environment", true),
+		w(h(".config/niri"), "niri config (spawn-at-startup)", true),
+		w(h(".local/bin"), "programs early in your PATH", false),
+	}
+	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
+		".zshrc", ".zshenv", ".zprofile", ".zlogin", ".config/fish/config.fish",
+		".xprofile", ".xsessionrc", ".pam_environment"} {
+		ws = append(ws, w(h(f), "login shell start-up file", false))
+	}
+	return ws
+}
+
+// Load reads the file at path over the defaults for mode.
+func Load(path string, mode Mode, env Env) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config: %w", err)
+	}
+	return Parse(path, data, mode, env)
+}
+
+// Parse decodes data (named file in errors) over the defaults for mode.
+func Parse(file string, data []byte, mode Mode, env Env) (*Config, error) {
+	c := Defaults(mode, env)
+	defaultWatches := c.Watches
+	c.Watches = nil
+	c.Source = file
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, decodeError(file, err)
+	}
+	pos, err := positions(data)
+	if err != nil {
+		return nil, &Error{File: file, Msg: err.Error()}
+	}
+	if _, given := pos["watches"]; !given {
+		c.Watches = defaultWatches
+	}
+	if errs := c.check(file, pos, env); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func decodeError(file string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var errs []error
+		for _, de := range strict.Errors {
+			line, col := de.Position()
+			errs = append(errs, &Error{File: file, Line: line, Column: col,
+				Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		return &Error{File: file, Line: line, Column: col, Key: strings.Join(de.Key(), "."),
+			Msg: strings.TrimPrefix(de.Error(), "toml: ")}
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
+
+// check validates what the decoder cannot, expanding ~ in paths.
+func (c *Config) check(file string, pos positionIndex, env Env) []error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		p := pos.find(key)
+		errs = append(errs, &Error{File: file, Line: p.line, Column: p.col, Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	if c.SocketPath == "" || !filepath.IsAbs(c.SocketPath) {
+		bad("socket_path", "must be an absolute path, not %q", c.SocketPath)
+	} else if len(c.SocketPath) >= 108 {
+		bad("socket_path", "is %d bytes long; a Unix socket path must be shorter than 108", len(c.SocketPath))
+	}
+	if c.StateDirectory != "" && !filepath.IsAbs(c.StateDirectory) {
+		bad("state_directory", "must be an absolute path, not %q", c.StateDirectory)
+	}
+	if c.ReplayBuffer < 1 {
+		bad("replay_buffer", "must be at least 1, not %d", c.ReplayBuffer)
+	}
+	if c.ClientQueue < 16 {
+		bad("client_queue", "must be at least 16, not %d", c.ClientQueue)
+	}
+	for i := range c.Watches {
+		wt := &c.Watches[i]
+		key := fmt.Sprintf("watches.%d", i)
+		wt.Path = expandHome(wt.Path, env.Home)
+		wt.Pattern = expandHome(wt.Pattern, env.Home)
+		switch {
+		case wt.Path == "" && wt.Pattern == "":
+			bad(key, "a watch needs a path or a pattern")
+		case wt.Path != "" && !filepath.IsAbs(wt.Path):
+			bad(key+".path", "must be an absolute path (or start with ~/), not %q", wt.Path)
+		case wt.Pattern != "" && !filepath.IsAbs(wt.Pattern):
+			bad(key+".pattern", "must be an absolute glob (or start with ~/), not %q", wt.Pattern)
+		}
+		if wt.Pattern != "" {
+			if _, err := filepath.Match(wt.Pattern, "/"); err != nil {
+				bad(key+".pattern", "bad glob %q: %v", wt.Pattern, err)
+			}
+		}
+	}
+	names := map[string]bool{}
+	for i := range c.Triggers {
+		t := &c.Triggers[i]
+		key := fmt.Sprintf("triggers.%d", i)
+		if t.Name == "" {
+			bad(key, "a trigger needs a name")
+		} else if names[t.Name] {
+			bad(key+".name", "trigger name %q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if t.Command == "" {
+			bad(key, "a trigger needs a command")
+		} else if strings.ContainsAny(t.Command, " \t") && !filepath.IsAbs(t.Command) {
+			bad(key+".command", "is run without a shell: put the program in command and its arguments in args, not %q", t.Command)
+		}
+		if t.CooldownSeconds < 0 {
+			bad(key+".cooldown_seconds", "must not be negative")
+		}
+		if t.TimeoutSeconds < 0 {
+			bad(key+".timeout_seconds", "must not be negative")
+		}
+		if t.TimeoutSeconds == 0 {
+			t.TimeoutSeconds = 30
+		}
+		if t.MinSeverity == 0 {
+			t.MinSeverity = event.Low
+		}
+	}
+	return errs
+}
+
+func expandHome(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if strings.HasPrefix(p, "~/") && home != "" {
+		return filepath.Join(home, p[2:])
+	}
+	return p
+}

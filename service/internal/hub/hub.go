@@ -1,0 +1,370 @@
+// Package hub is the middle of secmon's pipeline: monitors publish events,
+// the hub numbers them, keeps the newest in a ring for replay, and fans them
+// out to subscribers (socket clients, the journal, triggers, D-Bus).
+//
+// Publishing never blocks on a subscriber. Each subscriber has a bounded
+// queue; when it is full the event is dropped for that subscriber only, the
+// drop is counted, and an EventsDropped notice takes the place of the lost
+// events in that subscriber's stream as soon as there is room for it.
+package hub
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// DefaultRingSize is how many events are kept for replay.
+const DefaultRingSize = 10000
+
+// DefaultQueueSize is a subscriber's queue length unless it asks otherwise.
+const DefaultQueueSize = 4096
+
+// SeqReserver persists a promise that no sequence number up to ceiling has
+// been handed out, so that after a restart numbering resumes above it.
+type SeqReserver interface {
+	// Reserve records ceiling durably.
+	Reserve(ceiling uint64) error
+}
+
+// Options configure a Hub. The zero value is usable.
+type Options struct {
+	RingSize int
+	// StartSeq is the last sequence number of an earlier run; the first
+	// event gets StartSeq+1.
+	StartSeq uint64
+	// Reserver, if set, is told before numbers above the last reservation
+	// are used, in blocks of ReserveBlock.
+	Reserver     SeqReserver
+	ReserveBlock uint64
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Hub numbers events and fans them out. Its methods are safe for concurrent use.
+type Hub struct {
+	mu       sync.Mutex
+	seq      uint64
+	firstSeq uint64 // first number of this run
+	ceiling  uint64
+	ring     []event.Event
+	ringHead int // index of the oldest event
+	ringLen  int
+	subs     map[*Sub]struct{}
+
+	published uint64
+	dropped   uint64
+
+	reserver SeqReserver
+	block    uint64
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a hub ready for use.
+func New(o Options) *Hub {
+	if o.RingSize <= 0 {
+		o.RingSize = DefaultRingSize
+	}
+	if o.ReserveBlock == 0 {
+		o.ReserveBlock = 1 << 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Hub{
+		seq:      o.StartSeq,
+		firstSeq: o.StartSeq + 1,
+		ceiling:  o.StartSeq,
+		ring:     make([]event.Event, o.RingSize),
+		subs:     make(map[*Sub]struct{}),
+		reserver: o.Reserver,
+		block:    o.ReserveBlock,
+		log:      o.Logger,
+		now:      o.Now,
+	}
+}
+
+// Publish numbers e, fills in its time and default severity when missing,
+// keeps it for replay and queues it for every subscriber. It returns the
+// event as published.
+func (h *Hub) Publish(e event.Event) event.Event {
+	if e.Time.IsZero() {
+		e.Time = h.now()
+	}
+	if e.Severity == 0 {
+		if info := event.Info(e.Type); info != nil {
+			e.Severity = info.DefaultSeverity
+		} else {
+			e.Severity = event.Low
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	e.Seq = h.seq
+	if h.reserver != nil && e.Seq > h.ceiling {
+		next := h.ceiling + h.block
+		if next < e.Seq {
+			next = e.Seq + h.block
+		}
+		if err := h.reserver.Reserve(next); err != nil {
+			// Numbering goes on; only resumption after a crash is at risk.
+			h.log.Error("cannot reserve event sequence numbers", "err", err)
+		}
+		h.ceiling = next
+	}
+	h.published++
+	idx := (h.ringHead + h.ringLen) % len(h.ring)
+	h.ring[idx] = e
+	if h.ringLen < len(h.ring) {
+		h.ringLen++
+	} else {
+		h.ringHead = (h.ringHead + 1) % len(h.ring)
+	}
+	for s := range h.subs {
+		if s.filter != nil && !s.filter(e) {
+			continue
+		}
+		if !s.push(e) {
+			h.dropped++
+		}
+	}
+	return e
+}
+
+// Stats are the hub's counters.
+type Stats struct {
+	Published   uint64
+	Dropped     uint64
+	LastSeq     uint64
+	Subscribers int
+}
+
+// Stats returns the counters.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Published: h.published, Dropped: h.dropped, LastSeq: h.seq, Subscribers: len(h.subs)}
+}
+
+// LastSeq is the number of the newest event.
+func (h *Hub) LastSeq() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seq
+}
+
+// SubOptions configure a subscription.
+type SubOptions struct {
+	// Name says who this is, for logs.
+	Name string
+	// Queue bounds live events waiting for the subscriber.
+	Queue int
+	// Filter, if set, decides which events the subscriber gets.
+	Filter func(event.Event) bool
+	// Replay, if set, queues kept events with seq > *Replay first.
+	Replay *uint64
+}
+
+// Subscribe registers a subscriber. Call Unsubscribe when done.
+func (h *Hub) Subscribe(o SubOptions) *Sub {
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueueSize
+	}
+	s := &Sub{name: o.Name, max: o.Queue, filter: o.Filter, ready: make(chan struct{}, 1), now: h.now}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o.Replay != nil {
+		h.replayLocked(s, *o.Replay)
+	}
+	h.subs[s] = struct{}{}
+	return s
+}
+
+// Unsubscribe removes s; its queue is discarded.
+func (h *Hub) Unsubscribe(s *Sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs, s)
+}
+
+// Change replaces s's filter and, when replay is set, puts the kept events
+// after *replay that s has not been offered yet in front of its queue: a
+// client that asks for replay right after connecting gets one ordered stream
+// with no gap and no duplicate.
+func (h *Hub) Change(s *Sub, filter func(event.Event) bool, replay *uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.mu.Lock()
+	s.filter = filter
+	s.mu.Unlock()
+	if replay != nil {
+		h.replayLocked(s, *replay)
+	}
+}
+
+func (h *Hub) replayLocked(s *Sub, after uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var evs []event.Event
+	oldest := h.seq + 1
+	if h.ringLen > 0 {
+		oldest = h.ring[h.ringHead].Seq
+	}
+	if after+1 < oldest && after < h.seq {
+		reason := "replay_after is older than the replay buffer"
+		if h.ringLen < len(h.ring) && after+1 < h.firstSeq {
+			reason = "replay_after is from before the daemon restarted"
+		}
+		evs = append(evs, dropNotice(h.now(), oldest-1-after, after+1, oldest-1, reason))
+	}
+	for i := 0; i < h.ringLen; i++ {
+		e := h.ring[(h.ringHead+i)%len(h.ring)]
+		if e.Seq <= after {
+			continue
+		}
+		if s.firstOffered != 0 && e.Seq >= s.firstOffered {
+			break
+		}
+		if s.filter != nil && !s.filter(e) {
+			continue
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	s.q = append(evs, s.q...)
+	s.signal()
+}
+
+func dropNotice(now time.Time, n, first, last uint64, reason string) event.Event {
+	return event.Event{
+		Time:        now,
+		Type:        event.EventsDropped,
+		Severity:    event.High,
+		Description: fmt.Sprintf("%d events lost: %s", n, reason),
+		Metadata: map[string]string{
+			"dropped":   strconv.FormatUint(n, 10),
+			"first_seq": strconv.FormatUint(first, 10),
+			"last_seq":  strconv.FormatUint(last, 10),
+			"reason":    reason,
+		},
+	}
+}
+
+// Sub is one subscriber's queue.
+type Sub struct {
+	name   string
+	max    int
+	filter func(event.Event) bool // guarded by the hub's mu and mu
+	ready  chan struct{}
+	now    func() time.Time
+
+	mu           sync.Mutex
+	q            []event.Event
+	firstOffered uint64 // seq of the first live event offered (0: none yet)
+	pending      uint64 // drops not yet reported in the stream
+	pendFirst    uint64
+	pendLast     uint64
+	dropped      uint64 // all drops
+}
+
+// push is called with the hub locked. It reports whether e was queued.
+func (s *Sub) push(e event.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.firstOffered == 0 {
+		s.firstOffered = e.Seq
+	}
+	need := 1
+	if s.pending > 0 {
+		need = 2
+	}
+	if len(s.q)+need > s.max {
+		if s.pending == 0 {
+			s.pendFirst = e.Seq
+		}
+		s.pending++
+		s.pendLast = e.Seq
+		s.dropped++
+		return false
+	}
+	if s.pending > 0 {
+		s.q = append(s.q, s.noticeLocked())
+	}
+	s.q = append(s.q, e)
+	s.signal()
+	return true
+}
+
+func (s *Sub) noticeLocked() event.Event {
+	n := dropNotice(s.now(), s.pending, s.pendFirst, s.pendLast,
+		"this subscriber did not keep up (queue of "+strconv.Itoa(s.max)+" full); replay_after "+
+			strconv.FormatUint(s.pendFirst-1, 10)+" may recover them")
+	s.pending = 0
+	return n
+}
+
+func (s *Sub) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Ready is signalled when Pop may have something.
+func (s *Sub) Ready() <-chan struct{} { return s.ready }
+
+// Pop takes the next event without waiting. When the queue is empty but
+// drops are still unreported, it returns the EventsDropped notice.
+func (s *Sub) Pop() (event.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.q) > 0 {
+		e := s.q[0]
+		s.q[0] = event.Event{}
+		s.q = s.q[1:]
+		if len(s.q) == 0 {
+			s.q = nil // let the backing array go
+		}
+		return e, true
+	}
+	if s.pending > 0 {
+		return s.noticeLocked(), true
+	}
+	return event.Event{}, false
+}
+
+// Next waits for the next event or the end of ctx.
+func (s *Sub) Next(ctx context.Context) (event.Event, error) {
+	for {
+		if e, ok := s.Pop(); ok {
+			return e, nil
+		}
+		select {
+		case <-ctx.Done():
+			return event.Event{}, ctx.Err()
+		case <-s.ready:
+		}
+	}
+}
+
+// Dropped is how many events this subscriber lost in all.
+func (s *Sub) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Name is the subscriber's name.
+func (s *Sub) Name() string { return s.name }
