@@ -1,0 +1,207 @@
+package hub_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/hub"
+)
+
+func pub(h *hub.Hub, n int) {
+	for i := 0; i < n; i++ {
+		h.Publish(event.Event{Type: event.FileCreate, Path: "/p/" + strconv.Itoa(i)})
+	}
+}
+
+// drain pops everything queued without waiting.
+func drain(s *hub.Sub) []event.Event {
+	var out []event.Event
+	for {
+		e, ok := s.Pop()
+		if !ok {
+			return out
+		}
+		out = append(out, e)
+	}
+}
+
+func seqs(evs []event.Event) []uint64 {
+	var out []uint64
+	for _, e := range evs {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func TestPublishNumbersAndDefaults(t *testing.T) {
+	h := hub.New(hub.Options{StartSeq: 41})
+	s := h.Subscribe(hub.SubOptions{})
+	e := h.Publish(event.Event{Type: event.FileModify})
+	if e.Seq != 42 || e.Severity != event.Low || e.Time.IsZero() {
+		t.Fatalf("got seq %d severity %v time %v, want 42 Low and a time", e.Seq, e.Severity, e.Time)
+	}
+	got, err := s.Next(context.Background())
+	if err != nil || got.Seq != 42 {
+		t.Fatalf("Next = %v, %v; want seq 42", got.Seq, err)
+	}
+}
+
+func TestSlowSubscriberDropsAreReportedInStream(t *testing.T) {
+	h := hub.New(hub.Options{})
+	slow := h.Subscribe(hub.SubOptions{Queue: 4})
+	fast := h.Subscribe(hub.SubOptions{Queue: 100})
+	pub(h, 10)
+	if n := len(drain(fast)); n != 10 {
+		t.Fatalf("fast subscriber got %d events, want 10", n)
+	}
+	got := drain(slow)
+	// 4 queued, then 6 dropped; the notice comes when the queue is empty.
+	if len(got) != 5 {
+		t.Fatalf("slow got %d items %v, want 4 events and a notice", len(got), seqs(got))
+	}
+	n := got[4]
+	if n.Type != event.EventsDropped || n.Metadata["dropped"] != "6" || n.Metadata["first_seq"] != "5" || n.Metadata["last_seq"] != "10" {
+		t.Fatalf("notice = %+v, want 6 dropped, seqs 5..10", n)
+	}
+	if slow.Dropped() != 6 || h.Stats().Dropped != 6 {
+		t.Fatalf("dropped counters = %d/%d, want 6", slow.Dropped(), h.Stats().Dropped)
+	}
+	// When it catches up, the notice sits before the next live event.
+	pub(h, 1)
+	if got := drain(slow); len(got) != 1 || got[0].Seq != 11 {
+		t.Fatalf("after catching up got %v, want [11]", seqs(got))
+	}
+}
+
+func TestNoticeInPlaceWhenRoomReturns(t *testing.T) {
+	h := hub.New(hub.Options{})
+	s := h.Subscribe(hub.SubOptions{Queue: 3})
+	pub(h, 5) // 1,2,3 queued; 4,5 dropped
+	for range 3 {
+		s.Pop()
+	}
+	pub(h, 1) // notice then 6
+	got := drain(s)
+	if len(got) != 2 || got[0].Type != event.EventsDropped || got[0].Metadata["dropped"] != "2" || got[1].Seq != 6 {
+		t.Fatalf("got %+v, want notice(2) then seq 6", got)
+	}
+}
+
+func TestReplay(t *testing.T) {
+	tests := []struct {
+		name      string
+		ring      int
+		start     uint64
+		published int
+		after     uint64
+		wantSeqs  []uint64
+		wantGap   string // reason of a leading EventsDropped, if any
+	}{
+		{"from the start", 100, 0, 5, 0, []uint64{1, 2, 3, 4, 5}, ""},
+		{"after some", 100, 0, 5, 3, []uint64{4, 5}, ""},
+		{"after all", 100, 0, 5, 5, nil, ""},
+		{"past the ring", 3, 0, 6, 1, []uint64{4, 5, 6}, "replay_after is older than the replay buffer"},
+		{"before a restart", 100, 1000, 2, 10, []uint64{1001, 1002}, "replay_after is from before the daemon restarted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hub.New(hub.Options{RingSize: tt.ring, StartSeq: tt.start})
+			pub(h, tt.published)
+			after := tt.after
+			s := h.Subscribe(hub.SubOptions{Replay: &after})
+			got := drain(s)
+			if tt.wantGap != "" {
+				if len(got) == 0 || got[0].Type != event.EventsDropped || got[0].Metadata["reason"] != tt.wantGap {
+					t.Fatalf("first = %+v, want gap notice %q", got, tt.wantGap)
+				}
+				got = got[1:]
+			}
+			if g := seqs(got); !equal(g, tt.wantSeqs) {
+				t.Fatalf("replayed %v, want %v", g, tt.wantSeqs)
+			}
+		})
+	}
+}
+
+// A client that connected, received live events, then asked for replay gets
+// the older events once and the live ones once.
+func TestChangeReplaysOnlyWhatWasNotOffered(t *testing.T) {
+	h := hub.New(hub.Options{})
+	pub(h, 3)
+	s := h.Subscribe(hub.SubOptions{})
+	pub(h, 2) // 4, 5 offered live
+	zero := uint64(0)
+	h.Change(s, func(e event.Event) bool { return e.Seq != 2 }, &zero)
+	pub(h, 1)
+	if got := seqs(drain(s)); !equal(got, []uint64{1, 3, 4, 5, 6}) {
+		t.Fatalf("got %v, want [1 3 4 5 6]", got)
+	}
+}
+
+func TestFilterKeepsUnwantedOutOfTheQueue(t *testing.T) {
+	h := hub.New(hub.Options{})
+	s := h.Subscribe(hub.SubOptions{Queue: 2, Filter: func(e event.Event) bool { return e.Severity >= event.High }})
+	pub(h, 50)
+	h.Publish(event.Event{Type: event.SshAccess, Severity: event.Critical})
+	got := drain(s)
+	if len(got) != 1 || got[0].Type != event.SshAccess || s.Dropped() != 0 {
+		t.Fatalf("got %+v (dropped %d), want only the SshAccess", got, s.Dropped())
+	}
+}
+
+type reserver struct{ got []uint64 }
+
+func (r *reserver) Reserve(c uint64) error { r.got = append(r.got, c); return nil }
+
+func TestSequenceReservation(t *testing.T) {
+	r := &reserver{}
+	h := hub.New(hub.Options{StartSeq: 100, Reserver: r, ReserveBlock: 10})
+	pub(h, 25)
+	if !equal(r.got, []uint64{110, 120, 130}) {
+		t.Fatalf("reservations %v, want [110 120 130]", r.got)
+	}
+}
+
+func TestNextHonoursContext(t *testing.T) {
+	h := hub.New(hub.Options{})
+	s := h.Subscribe(hub.SubOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := s.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on an empty queue = %v, want deadline exceeded", err)
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func BenchmarkPublishTenSubscribers(b *testing.B) {
+	h := hub.New(hub.Options{})
+	for range 10 {
+		s := h.Subscribe(hub.SubOptions{Queue: 1 << 20})
+		go func() {
+			for {
+				<-s.Ready()
+				drain(s)
+			}
+		}()
+	}
+	e := event.Event{Type: event.FileCreate, Path: "/x"}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Publish(e)
+	}
+}

@@ -1,0 +1,227 @@
+package jsonsock
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/hub"
+)
+
+// Request is a line a client may send, at any time; each one replaces the
+// client's filters. All fields are optional.
+type Request struct {
+	// ReplayAfter asks for the kept events with a larger seq first.
+	ReplayAfter *uint64 `json:"replay_after"`
+	// MinSeverity drops events below it.
+	MinSeverity string `json:"min_severity"`
+	// Types keeps only these event types.
+	Types []string `json:"types"`
+}
+
+// maxRequest bounds a request line; longer lines are refused.
+const maxRequest = 64 << 10
+
+// Server hands hub events to socket clients.
+type Server struct {
+	l     net.Listener
+	hub   *hub.Hub
+	queue int
+	log   *slog.Logger
+
+	clients atomic.Int64
+	wg      sync.WaitGroup
+}
+
+// New serves h's events on l, each client with a queue of queue events.
+func New(l net.Listener, h *hub.Hub, queue int, logger *slog.Logger) *Server {
+	return &Server{l: l, hub: h, queue: queue, log: logger.With("component", "socket")}
+}
+
+// Clients is the number of connected clients.
+func (s *Server) Clients() int { return int(s.clients.Load()) }
+
+// Serve accepts clients until ctx ends, then closes the listener and every
+// connection and waits for their goroutines.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.l.Close() })
+	defer stop()
+	defer s.wg.Wait()
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("cannot accept socket client: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveClient(ctx, c)
+		}()
+	}
+}
+
+// peer names the client for logs: pid and uid from SO_PEERCRED.
+func peer(c net.Conn) string {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return "client"
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return "client"
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) {
+		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if cred == nil {
+		return "client"
+	}
+	return fmt.Sprintf("client pid %d uid %d", cred.Pid, cred.Uid)
+}
+
+type control struct {
+	req Request
+	err string
+}
+
+func (s *Server) serveClient(ctx context.Context, c net.Conn) {
+	name := peer(c)
+	sub := s.hub.Subscribe(hub.SubOptions{Name: "socket " + name, Queue: s.queue})
+	defer s.hub.Unsubscribe(sub)
+	s.clients.Add(1)
+	defer s.clients.Add(-1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	s.log.Debug("client connected", "peer", name)
+
+	ctrl := make(chan control, 4)
+	go readRequests(ctx, c, ctrl)
+
+	w := bufio.NewWriterSize(c, 32<<10)
+	var filter func(event.Event) bool
+	var line []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-ctrl:
+			if m.err != "" {
+				b, _ := json.Marshal(map[string]string{"error": m.err})
+				w.Write(append(b, '\n'))
+				break
+			}
+			f, err := m.req.filter()
+			if err != nil {
+				b, _ := json.Marshal(map[string]string{"error": err.Error()})
+				w.Write(append(b, '\n'))
+				break
+			}
+			filter = f
+			s.hub.Change(sub, f, m.req.ReplayAfter)
+		case <-sub.Ready():
+		}
+		for {
+			e, ok := sub.Pop()
+			if !ok {
+				break
+			}
+			// The client's own drop notices (seq 0) pass any filter.
+			if filter != nil && e.Seq != 0 && !filter(e) {
+				continue
+			}
+			var err error
+			line, err = e.AppendJSONLine(line[:0])
+			if err != nil {
+				s.log.Error("cannot encode event", "seq", e.Seq, "err", err)
+				continue
+			}
+			if _, err := w.Write(line); err != nil {
+				s.log.Debug("client gone", "peer", name, "err", err)
+				return
+			}
+		}
+		if err := w.Flush(); err != nil {
+			s.log.Debug("client gone", "peer", name, "err", err)
+			return
+		}
+	}
+}
+
+// readRequests parses request lines until the client stops writing. A
+// client that half-closes (socat after its input ends) keeps receiving.
+func readRequests(ctx context.Context, c net.Conn, out chan<- control) {
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), maxRequest)
+	for sc.Scan() {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var m control
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m.req); err != nil {
+			m.err = "bad request: " + err.Error()
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		select {
+		case out <- control{err: fmt.Sprintf("bad request: line longer than %d bytes; no more requests are read", maxRequest)}:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (r Request) filter() (func(event.Event) bool, error) {
+	min := event.Low
+	if r.MinSeverity != "" {
+		s, err := event.ParseSeverity(r.MinSeverity)
+		if err != nil {
+			return nil, fmt.Errorf("bad request: min_severity: %w", err)
+		}
+		min = s
+	}
+	var types map[event.Type]bool
+	if len(r.Types) > 0 {
+		types = map[event.Type]bool{}
+		var unknown []string
+		for _, t := range r.Types {
+			if _, err := event.ParseType(t); err != nil {
+				unknown = append(unknown, t)
+			}
+			types[event.Type(t)] = true
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("bad request: types: unknown event type %s", strings.Join(unknown, ", "))
+		}
+	}
+	return func(e event.Event) bool {
+		return e.Severity >= min && (types == nil || types[e.Type])
+	}, nil
+}
