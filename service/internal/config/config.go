@@ -111,18 +111,8 @@ type Trigger struct {
 // IsEnabled is true unless enabled = false.
 func (t Trigger) IsEnabled() bool { return t.Enabled == nil || *t.Enabled }
 
-// EventType is an event type name checked while decoding.
-type EventType event.Type
-
-// UnmarshalText accepts known type names only.
-func (t *EventType) UnmarshalText(b []byte) error {
-	v, err := event.ParseType(string(b))
-	if err != nil {
-		return err
-	}
-	*t = EventType(v)
-	return nil
-}
+// EventType is an event type name, checked after decoding.
+type EventType = event.Type
 
 // FileMode is an octal permission string such as "0660".
 type FileMode uint32
@@ -140,7 +130,8 @@ func (m *FileMode) UnmarshalText(b []byte) error {
 // LogLevel is one of trace, debug, info, warn, error.
 type LogLevel string
 
-// UnmarshalText checks the level.
+// UnmarshalText checks the level. (go-toml assigns string-kinded values
+// directly, so check calls this too.)
 func (l *LogLevel) UnmarshalText(b []byte) error {
 	switch s := strings.ToLower(string(b)); s {
 	case "trace", "debug", "info", "warn", "warning", "error":
@@ -332,6 +323,9 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 	if c.StateDirectory != "" && !filepath.IsAbs(c.StateDirectory) {
 		bad("state_directory", "must be an absolute path, not %q", c.StateDirectory)
 	}
+	if err := c.LogLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("log_level", "%v", err)
+	}
 	if c.ReplayBuffer < 1 {
 		bad("replay_buffer", "must be at least 1, not %d", c.ReplayBuffer)
 	}
@@ -371,6 +365,11 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 			bad(key, "a trigger needs a command")
 		} else if strings.ContainsAny(t.Command, " \t") && !filepath.IsAbs(t.Command) {
 			bad(key+".command", "is run without a shell: put the program in command and its arguments in args, not %q", t.Command)
+		}
+		for _, et := range t.EventTypes {
+			if _, err := event.ParseType(string(et)); err != nil {
+				bad(key+".event_types", "%v", err)
+			}
 		}
 		if t.CooldownSeconds < 0 {
 			bad(key+".cooldown_seconds", "must not be negative")

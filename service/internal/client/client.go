@@ -1,0 +1,236 @@
+// Package client is secmon-client: it connects to the daemon's JSON-lines
+// socket and prints events — JSON lines when its output is a pipe (for jq and
+// scripts), one readable, coloured line per event on a terminal.
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/render"
+	"github.com/pantheros/secmon/service/internal/version"
+)
+
+// ExitError carries the process exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+type options struct {
+	socket      string
+	minSeverity event.Severity
+	types       []string
+	count       int
+	replayAfter int64
+	json        bool
+	pretty      bool
+	noColor     bool
+}
+
+// Run runs secmon-client with args (without the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("secmon-client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: secmon-client [flags]\n\nPrints secmon events as they happen: JSON lines when output is a pipe, readable lines on a terminal.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.socket, "socket", "", "daemon socket (default: $SECMON_SOCKET, then "+config.SystemSocketPath+", then the user-mode socket)")
+	minSev := fs.String("min-severity", "", "only events at least this severe: Low, Medium, High or Critical")
+	fs.Func("type", "only events of this type (repeat or separate with commas)", func(s string) error {
+		for _, t := range strings.Split(s, ",") {
+			t = strings.TrimSpace(t)
+			if _, err := event.ParseType(t); err != nil {
+				return err
+			}
+			o.types = append(o.types, t)
+		}
+		return nil
+	})
+	fs.IntVar(&o.count, "count", 0, "exit after this many events (0: never)")
+	fs.Int64Var(&o.replayAfter, "replay-after", -1, "first print the kept events with a larger seq (0: all kept)")
+	fs.BoolVar(&o.json, "json", false, "print JSON lines even on a terminal")
+	fs.BoolVar(&o.pretty, "pretty", false, "print readable lines even into a pipe")
+	fs.BoolVar(&o.noColor, "no-color", false, "no colours (also when NO_COLOR is set)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &ExitError{Code: 2, Err: err}
+	}
+	if fs.NArg() > 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "secmon-client", version.Version)
+		return nil
+	}
+	if *minSev != "" {
+		s, err := event.ParseSeverity(*minSev)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("-min-severity: %w", err)}
+		}
+		o.minSeverity = s
+	}
+
+	conn, err := dial(o.socket)
+	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	if req := o.request(); req != nil {
+		if _, err := conn.Write(append(req, '\n')); err != nil {
+			return &ExitError{Code: 1, Err: fmt.Errorf("cannot send request: %w", err)}
+		}
+	}
+
+	pretty := o.pretty || (!o.json && isTerminal(stdout))
+	color := pretty && !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	return o.copy(ctx, conn, stdout, stderr, pretty, color)
+}
+
+func (o *options) request() []byte {
+	req := map[string]any{}
+	if o.replayAfter >= 0 {
+		req["replay_after"] = o.replayAfter
+	}
+	if o.minSeverity != 0 {
+		req["min_severity"] = o.minSeverity.String()
+	}
+	if len(o.types) > 0 {
+		req["types"] = o.types
+	}
+	if len(req) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(req)
+	return b
+}
+
+// wants repeats the daemon's filtering, so events that raced the request at
+// connect are not shown either.
+func (o *options) wants(e event.Event) bool {
+	if e.Seq == 0 {
+		return true // the daemon's notices about this client
+	}
+	if e.Severity < o.minSeverity {
+		return false
+	}
+	if len(o.types) == 0 {
+		return true
+	}
+	for _, t := range o.types {
+		if string(e.Type) == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *options) copy(ctx context.Context, conn net.Conn, stdout, stderr io.Writer, pretty, color bool) error {
+	r := bufio.NewReaderSize(conn, 64<<10)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	n := 0
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 {
+			var e event.Event
+			if jerr := json.Unmarshal(line, &e); jerr != nil || e.Type == "" {
+				var m struct{ Error string }
+				if json.Unmarshal(line, &m) == nil && m.Error != "" {
+					w.Flush()
+					return &ExitError{Code: 2, Err: fmt.Errorf("the daemon refused the request: %s", m.Error)}
+				}
+				fmt.Fprintf(stderr, "secmon-client: skipping a line that is not an event: %.200q\n", line)
+			} else if o.wants(e) {
+				if pretty {
+					w.WriteString(render.Line(e, color))
+					w.WriteByte('\n')
+				} else {
+					w.Write(line)
+				}
+				if r.Buffered() == 0 {
+					if ferr := w.Flush(); ferr != nil {
+						return &ExitError{Code: 1, Err: fmt.Errorf("cannot write output: %w", ferr)}
+					}
+				}
+				if e.Seq != 0 {
+					n++
+				}
+				if o.count > 0 && n >= o.count {
+					return nil
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.Flush()
+			if errors.Is(err, io.EOF) {
+				return &ExitError{Code: 1, Err: errors.New("the daemon closed the connection")}
+			}
+			return &ExitError{Code: 1, Err: fmt.Errorf("cannot read from the daemon: %w", err)}
+		}
+	}
+}
+
+// Candidates lists the sockets tried, in order, when none is given.
+func Candidates() []string {
+	if s := os.Getenv("SECMON_SOCKET"); s != "" {
+		return []string{s}
+	}
+	user := config.Defaults(config.UserMode, config.CurrentEnv()).SocketPath
+	return []string{config.SystemSocketPath, user}
+}
+
+func dial(explicit string) (net.Conn, error) {
+	paths := Candidates()
+	if explicit != "" {
+		paths = []string{explicit}
+	}
+	var why []string
+	for _, p := range paths {
+		c, err := net.Dial("unix", p)
+		if err == nil {
+			return c, nil
+		}
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err
+		}
+		why = append(why, fmt.Sprintf("%s: %v", p, err))
+	}
+	return nil, fmt.Errorf("cannot connect to secmon-daemon — is it running? (start it with `secmon-daemon`, or `systemctl start secmon.socket`)\n  tried %s", strings.Join(why, "\n  tried "))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,82 @@
+// Package render turns an event into the one readable line a person sees in
+// a terminal (secmon-client on a tty, secmon-daemon --print).
+package render
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+const reset = "\x1b[0m"
+
+var colors = map[event.Severity]string{
+	event.Critical: "\x1b[1;97;41m", // bold white on red
+	event.High:     "\x1b[1;31m",    // bold red
+	event.Medium:   "\x1b[33m",      // yellow
+	event.Low:      "\x1b[2m",       // dim
+}
+
+// Line formats e without a trailing newline: local time, severity, type,
+// path, description, and who did it when known. Control characters from
+// event data are escaped so a file name cannot drive the terminal.
+func Line(e event.Event, color bool) string {
+	var b strings.Builder
+	b.WriteString(e.Time.Local().Format(time.DateTime + ".000"))
+	b.WriteString("  ")
+	sev := strings.ToUpper(e.Severity.String())
+	if color {
+		b.WriteString(colors[e.Severity])
+	}
+	b.WriteString(pad(sev, 8))
+	if color {
+		b.WriteString(reset)
+	}
+	b.WriteString("  ")
+	b.WriteString(pad(string(e.Type), 18))
+	b.WriteString("  ")
+	b.WriteString(clean(e.Description))
+	if p := e.Process; p != nil {
+		b.WriteString("  [")
+		if p.Comm != "" {
+			b.WriteString(clean(p.Comm) + " ")
+		}
+		b.WriteString("pid " + strconv.Itoa(p.PID))
+		if p.User != "" {
+			b.WriteString(" user " + clean(p.User))
+		}
+		b.WriteString("]")
+	}
+	if e.Seq != 0 {
+		b.WriteString("  #" + strconv.FormatUint(e.Seq, 10))
+	}
+	return b.String()
+}
+
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+// clean escapes control characters (ESC, newlines, …) as Go would quote them.
+func clean(s string) string {
+	if strings.IndexFunc(s, isControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

@@ -1,0 +1,67 @@
+// Package seqstore keeps the promise that event sequence numbers resume above
+// the last one after a restart: the hub reserves numbers in blocks, and each
+// reservation's ceiling is written here durably (write, fsync, rename) before
+// any number above the previous ceiling is used.
+package seqstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// FileName is the file kept in the state directory.
+const FileName = "seq"
+
+// File is the reservation file.
+type File struct{ path string }
+
+// Open creates dir if needed and returns the store and the last reserved
+// ceiling (0 when there is none yet). A file that cannot be read is an error
+// naming the file; the caller decides how to go on.
+func Open(dir string) (*File, uint64, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, 0, fmt.Errorf("cannot create state directory: %w", err)
+	}
+	f := &File{path: filepath.Join(dir, FileName)}
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return f, 0, nil
+	}
+	if err != nil {
+		return f, 0, fmt.Errorf("cannot read sequence reservation: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return f, 0, fmt.Errorf("%s:1: not a sequence number: %q", f.path, strings.TrimSpace(string(b)))
+	}
+	return f, n, nil
+}
+
+// Reserve records ceiling.
+func (f *File) Reserve(ceiling uint64) error {
+	tmp := f.path + ".tmp"
+	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return fmt.Errorf("cannot write sequence reservation: %w", err)
+	}
+	_, err = w.WriteString(strconv.FormatUint(ceiling, 10) + "\n")
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, f.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write sequence reservation: %w", err)
+	}
+	return nil
+}
