@@ -82,7 +82,8 @@ type Watch struct {
 	// Path is a file or directory; it need not exist yet.
 	Path string `toml:"path"`
 	// Pattern is a glob (path.Match syntax, * within one component) for
-	// paths; with no Path it is the watch itself, e.g. "/home/*/.ssh".
+	// paths; with no Path it is the watch itself, e.g. "/home/*/.ssh"; with
+	// a Path it filters: a full-path glob, or a base-name glob like "*.conf".
 	Pattern     string         `toml:"pattern"`
 	Description string         `toml:"description"`
 	Enabled     *bool          `toml:"enabled"`
@@ -342,8 +343,10 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 			bad(key, "a watch needs a path or a pattern")
 		case wt.Path != "" && !filepath.IsAbs(wt.Path):
 			bad(key+".path", "must be an absolute path (or start with ~/), not %q", wt.Path)
-		case wt.Pattern != "" && !filepath.IsAbs(wt.Pattern):
-			bad(key+".pattern", "must be an absolute glob (or start with ~/), not %q", wt.Pattern)
+		case wt.Path == "" && !filepath.IsAbs(wt.Pattern):
+			bad(key+".pattern", "without a path, must be an absolute glob (or start with ~/), not %q", wt.Pattern)
+		case wt.Path != "" && wt.Pattern != "" && !filepath.IsAbs(wt.Pattern) && strings.Contains(wt.Pattern, "/"):
+			bad(key+".pattern", "with a path, is either an absolute glob or a glob for base names such as \"*.conf\", not %q", wt.Pattern)
 		}
 		if wt.Pattern != "" {
 			if _, err := filepath.Match(wt.Pattern, "/"); err != nil {

@@ -111,16 +111,16 @@ type TypeInfo struct {
 // Types lists every type secmon emits, in documentation order.
 var Types = []TypeInfo{
 	{FileCreate, Medium, "9ff3f2cbd4304ac5adc37141c871ec4a", "a file or directory appeared in a watched tree (also one found by the scan of a newly watched directory)", []string{"watch", "description", "op", "is_dir", "found_by"}},
-	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written", []string{"watch", "description", "op"}},
-	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op"}},
+	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written (repeated writes within 1 s are one event)", []string{"watch", "description", "op"}},
+	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op", "is_dir"}},
 	{FileAccess, Low, "cb381f2fe4fd499e937555c31864f1bb", "a watched file was opened (only where a monitor asks for opens; plain reads are never events)", []string{"watch", "description", "mask"}},
-	{FileMove, Medium, "39f9007c0cc14dd28592aaeea449073e", "a file was renamed or moved away from this path (its new name, if watched, gets a FileCreate)", []string{"watch", "description", "op"}},
-	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op"}},
+	{FileMove, Medium, "39f9007c0cc14dd28592aaeea449073e", "a file was renamed or moved away from this path (its new name, if watched, gets a FileCreate)", []string{"watch", "description", "op", "is_dir"}},
+	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op", "is_dir"}},
 	{CameraAccess, High, "eff547c4f89240488e7f17c055bdfd25", "a process opened a camera", []string{"mask"}},
 	{CameraReleased, Medium, "83491014b2b0491da8e1eacd2b2acaf4", "the last opener closed a camera", []string{"duration_ms"}},
 	{MicrophoneAccess, High, "d0a92432607541638feb846f26d1484c", "a process opened a microphone (capture device)", []string{"mask"}},
 	{MicrophoneReleased, Medium, "992354e27cf24bacadb70f8d991c2dac", "the last opener closed a microphone", []string{"duration_ms"}},
-	{SshAccess, High, "583ab6bed48a45949d98c168c8709573", "an SSH key or sshd configuration file changed (Critical for authorized_keys)", []string{"watch", "description", "op", "ssh_file"}},
+	{SshAccess, High, "583ab6bed48a45949d98c168c8709573", "an SSH key or sshd configuration file changed (Critical for authorized_keys)", []string{"watch", "description", "op", "ssh_file", "is_dir", "found_by"}},
 	{SshLogin, Medium, "c76dc75620194602a94cb036293989d8", "sshd accepted a login (High for root or password)", []string{"user", "remote_ip", "remote_port", "method", "fingerprint"}},
 	{SshLoginFailed, Low, "201bc4f7bf08444abf2d7695805a4a04", "sshd refused a login attempt", []string{"user", "remote_ip", "remote_port", "method", "reason"}},
 	{SshBruteForce, High, "d59886fc9ada4538b1fc7d7821167376", "one address failed too many times within the window", []string{"remote_ip", "count", "window_seconds", "users"}},
@@ -130,7 +130,7 @@ var Types = []TypeInfo{
 	{UsbDeviceInserted, Medium, "784e5ccfda2d4a00bdfea1b7f5a2bd44", "a USB device appeared", []string{"vendor_id", "product_id", "vendor", "product", "serial", "interfaces"}},
 	{UsbDeviceRemoved, Low, "97620218ad77479a90b2b4612f90e46f", "a USB device went away", []string{"vendor_id", "product_id", "vendor", "product", "serial"}},
 	{CustomMessage, Low, "7ab9de72efa7466ab034cf5e1ca23645", "a message from secmon itself that fits no other type", []string{}},
-	{EventsDropped, High, "28c755b448114d3797198ed771af61bd", "events were lost: a client or sink could not keep up, the kernel queue overflowed, or a replay reached past the buffer", []string{"dropped", "first_seq", "last_seq", "reason"}},
+	{EventsDropped, High, "28c755b448114d3797198ed771af61bd", "events were lost: a client or sink could not keep up, the kernel queue overflowed, or a replay reached past the buffer", []string{"dropped", "first_seq", "last_seq", "reason", "monitor"}},
 	{MonitorStatus, Medium, "a38701d2f1634b1ba30533e7ccdb16eb", "a monitor started, degraded or stopped (a missing privilege, a kernel limit, a feature not built)", []string{"monitor", "state", "reason"}},
 }
 

@@ -1,0 +1,402 @@
+// Package fswatch is secmon's filesystem monitor: it turns inotify events
+// under the configured [[watches]] into FileCreate, FileModify, FileDelete,
+// FileMove, FileAttrib and, for SSH keys and configuration, SshAccess events.
+//
+// inotify watches existing directories, not paths, so the package keeps its
+// set of inotify watches in step with the configuration:
+//
+//   - every watch root is observed through its parent directory, so that a
+//     single file such as ~/.bashrc is seen when an editor replaces it by
+//     renaming a temporary file over it, and a deleted root is seen coming
+//     back;
+//   - while the root's parent does not exist, its nearest existing ancestor
+//     is watched instead (a helper whose own events are never reported), and
+//     the watch advances as the missing components appear;
+//   - a recursive watch, and a pattern such as "/home/*/.ssh", watches every
+//     directory that can still hold paths in scope. A directory watched after
+//     it appeared is scanned at once, and what the scan finds is reported
+//     with found_by=scan: "mkdir -p a/b/c" and files created in it before
+//     the watch landed are not lost, as they are with inotifywait -r.
+//
+// A directory needed by several watches is watched once and reference
+// counted. Nothing here polls or ticks: when nothing changes, nothing runs.
+package fswatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+const (
+	// eventBuffer lets a burst (unpacking a tarball into a watched tree)
+	// wait while emit is slow, on top of the kernel's own queue
+	// (/proc/sys/fs/inotify/max_queued_events, 16384 by default).
+	eventBuffer = 4096
+	// scannedMax bounds the paths remembered from scans, see Watcher.scanned.
+	scannedMax = 4096
+	// selfMovesMax bounds the renamed directories whose own IN_MOVE_SELF
+	// may still arrive, see Watcher.selfMoves.
+	selfMovesMax = 256
+)
+
+// Watcher reports changes under the configured watches.
+type Watcher struct {
+	specs []*spec
+	log   *slog.Logger
+	now   func() time.Time
+	ready chan struct{} // closed once the initial watches are in place
+
+	// Run's state, touched by Run's goroutine only.
+	ino  *fsnotify.Watcher
+	emit func(event.Event)
+	// refs counts, per watched directory, the trees and helpers needing it.
+	refs map[string]int
+	// scanned holds paths reported by a scan. A file created while its
+	// directory's watch was being added is seen by the scan and by inotify;
+	// the inotify CREATE that follows is dropped when its path is here. The
+	// set forgets the oldest entries beyond scannedMax: a CREATE that comes
+	// after more than scannedMax other scanned paths is reported twice,
+	// which is preferred to growing without bound (no creation is lost).
+	// Removing or renaming a path forgets it, so that a later creation at
+	// the same path is reported.
+	scanned *pathSet
+	// selfMoves holds directories whose move was reported by their parent:
+	// the IN_MOVE_SELF of their own watch arrives as a second RENAME.
+	selfMoves *pathSet
+	last      struct {
+		path string
+		kind kind
+		at   time.Time
+	}
+	degraded bool
+}
+
+// New checks the watches (only enabled ones count) and prepares, but does
+// not start, watching.
+func New(watches []config.Watch, logger *slog.Logger) (*Watcher, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Watcher{log: logger.With("component", "fswatch"), now: time.Now, ready: make(chan struct{})}
+	var errs []error
+	for i, wt := range watches {
+		if !wt.IsEnabled() {
+			continue
+		}
+		s, err := compile(wt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cannot use watch %d: %w", i, err))
+			continue
+		}
+		w.specs = append(w.specs, s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Ready is closed once Run has placed the initial watches (or failed to
+// start): from then on, a change under a watched path is reported. The
+// daemon waits for it before telling systemd it is ready.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Run watches until ctx ends; it returns nil on cancellation. emit is called
+// from Run's goroutine only. Run is meant to be called once.
+func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
+	readyOnce := sync.OnceFunc(func() { close(w.ready) })
+	defer readyOnce() // nobody waits for a Run that failed to start
+	ino, err := fsnotify.NewBufferedWatcher(eventBuffer)
+	if err != nil {
+		return fmt.Errorf("cannot start inotify: %w", err)
+	}
+	defer ino.Close()
+	w.ino, w.emit, w.refs = ino, emit, map[string]int{}
+	w.scanned, w.selfMoves = newPathSet(scannedMax), newPathSet(selfMovesMax)
+	for _, s := range w.specs {
+		s.helper, s.tree = "", map[string]map[string]bool{}
+		w.resolve(s, false)
+	}
+	w.log.Debug("watching", "watches", len(w.specs), "directories", len(w.refs))
+	readyOnce()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-ino.Events:
+			if !ok {
+				return errors.New("cannot read inotify events: the stream ended")
+			}
+			w.handle(ev)
+		case err, ok := <-ino.Errors:
+			switch {
+			case !ok:
+				return errors.New("cannot read inotify events: the stream ended")
+			case errors.Is(err, fsnotify.ErrEventOverflow):
+				w.overflowed()
+			default:
+				w.log.Warn("cannot read inotify events", "err", err)
+			}
+		}
+	}
+}
+
+func (w *Watcher) handle(ev fsnotify.Event) {
+	p := filepath.Clean(ev.Name) // a watch on "/" names its entries "//x"
+	if w.refs[filepath.Dir(p)] == 0 && w.refs[p] == 0 {
+		// Queued by a watch dropped since, under a name that is stale
+		// when the directory was renamed; the scan of the directory under
+		// its new name has reported what was created in it.
+		return
+	}
+	switch {
+	case ev.Has(fsnotify.Remove):
+		w.removed(p, deleted)
+	case ev.Has(fsnotify.Rename):
+		w.removed(p, moved)
+	}
+	if ev.Has(fsnotify.Create) {
+		w.created(p)
+	}
+	if ev.Has(fsnotify.Write) {
+		w.report(p, modified, false, "")
+	}
+	if ev.Has(fsnotify.Chmod) {
+		w.report(p, attrib, w.refs[p] > 0, "")
+	}
+}
+
+func (w *Watcher) created(p string) {
+	w.selfMoves.take(p)
+	fi, err := os.Lstat(p)
+	isDir := err == nil && fi.IsDir()
+	if !w.scanned.take(p) {
+		w.report(p, created, isDir, "")
+	}
+	for _, s := range w.specs {
+		switch {
+		case within(s.root, p): // the root or one of its ancestors
+			if filepath.Dir(p) == s.helper {
+				w.resolve(s, true)
+			}
+		case isDir && s.tree[filepath.Dir(p)] != nil && s.descend(p):
+			w.addTree(s, p, true)
+		}
+	}
+}
+
+func (w *Watcher) removed(p string, k kind) {
+	if k == moved && w.selfMoves.take(p) {
+		return
+	}
+	watched := w.refs[p] > 0
+	w.report(p, k, watched, "")
+	w.scanned.take(p)
+	if k == moved && watched && w.refs[filepath.Dir(p)] > 0 {
+		w.selfMoves.add(p)
+	}
+	var lost []*spec
+	for _, s := range w.specs {
+		if s.tree[p] != nil {
+			w.dropTree(s, p)
+		}
+		if s.helper != "" && within(s.helper, p) {
+			if s.tree[s.root] != nil {
+				w.dropTree(s, s.root)
+			}
+			w.release(s.helper)
+			s.helper = ""
+			lost = append(lost, s)
+		}
+	}
+	if watched || len(lost) > 0 {
+		w.scanned.purge(p)
+	}
+	for _, s := range lost {
+		w.resolve(s, true)
+	}
+}
+
+// resolve moves s's helper to root's parent, or its nearest existing
+// ancestor, and once root's parent is watched brings root's tree up. When
+// live, what appeared unseen is reported as found by a scan.
+func (w *Watcher) resolve(s *spec, live bool) {
+	advanced := false
+	for range 64 { // components may appear, or vanish, while we look
+		a := existingAncestor(s.root)
+		if a == s.helper {
+			break
+		}
+		if !w.acquire(a) {
+			if isDir(a) {
+				break // cannot be watched: keep what we have
+			}
+			continue
+		}
+		if s.helper != "" {
+			w.release(s.helper)
+		}
+		s.helper, advanced = a, true
+	}
+	if s.helper != filepath.Dir(s.root) && s.root != "/" {
+		return
+	}
+	fi, err := os.Stat(s.root)
+	if err != nil {
+		return
+	}
+	if live && advanced && s.inScope(s.root) && !w.scanned.has(s.root) {
+		w.report(s.root, created, fi.IsDir(), "scan")
+	}
+	if fi.IsDir() && s.descend(s.root) {
+		w.addTree(s, s.root, live)
+	}
+}
+
+// existingAncestor returns the deepest existing directory above p ("" for "/").
+func existingAncestor(p string) string {
+	if p == "/" {
+		return ""
+	}
+	a := "/"
+	for _, c := range split(filepath.Dir(p)) {
+		next := filepath.Join(a, c)
+		if !isDir(next) {
+			break
+		}
+		a = next
+	}
+	return a
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// addTree watches directory d for s, and below it what s descends into.
+// Live, a directory already held is left alone and a new one is scanned:
+// its entries are reported as found by the scan. Otherwise (start-up, after
+// an overflow) the whole tree is walked for missing watches, silently.
+func (w *Watcher) addTree(s *spec, d string, live bool) {
+	if s.tree[d] != nil {
+		if live {
+			return
+		}
+	} else {
+		if !w.acquire(d) {
+			return
+		}
+		s.tree[d] = map[string]bool{}
+		if parent := s.tree[filepath.Dir(d)]; parent != nil && d != s.root {
+			parent[d] = true
+		}
+	}
+	entries, err := os.ReadDir(d)
+	if err != nil {
+		return // gone already: its parent reports the removal
+	}
+	for _, e := range entries {
+		p := filepath.Join(d, e.Name())
+		if live && s.inScope(p) && !w.scanned.has(p) {
+			w.report(p, created, e.IsDir(), "scan")
+		}
+		if e.IsDir() && s.descend(p) {
+			w.addTree(s, p, live)
+		}
+	}
+}
+
+// dropTree forgets directory d and everything s watches below it.
+func (w *Watcher) dropTree(s *spec, d string) {
+	for c := range s.tree[d] {
+		w.dropTree(s, c)
+	}
+	delete(s.tree, d)
+	if parent := s.tree[filepath.Dir(d)]; parent != nil {
+		delete(parent, d)
+	}
+	w.release(d)
+}
+
+func (w *Watcher) acquire(d string) bool {
+	if w.refs[d] == 0 {
+		if err := w.ino.Add(d); err != nil {
+			w.addFailed(d, err)
+			return false
+		}
+	}
+	w.refs[d]++
+	return true
+}
+
+func (w *Watcher) release(d string) {
+	if w.refs[d]--; w.refs[d] > 0 {
+		return
+	}
+	delete(w.refs, d)
+	// The kernel drops the watch of a deleted directory by itself.
+	if err := w.ino.Remove(d); err != nil {
+		w.log.Debug("cannot remove inotify watch", "path", d, "err", err)
+	}
+}
+
+func (w *Watcher) addFailed(d string, err error) {
+	switch {
+	case errors.Is(err, unix.ENOSPC):
+		if w.degraded {
+			return
+		}
+		w.degraded = true
+		reason := "inotify watch limit reached; raise /proc/sys/fs/inotify/max_user_watches (fs.inotify.max_user_watches)"
+		w.log.Warn("filesystem monitoring degraded", "reason", reason, "path", d)
+		w.emit(event.Event{
+			Type: event.MonitorStatus, Path: d, Severity: event.Medium,
+			Description: "Filesystem monitoring degraded: cannot watch " + d + ": " + reason,
+			Metadata:    map[string]string{"monitor": "filesystem", "state": "degraded", "reason": reason},
+		})
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
+		// Gone before the watch landed; its parent reports the removal.
+	default:
+		w.log.Warn("cannot watch directory", "path", d, "err", err)
+	}
+}
+
+// overflowed walks every watch again, so that directories created while
+// events were lost get their watches and vanished ones lose them, then
+// reports the loss: what changed before the report may be unknown, what
+// changes after it is seen.
+func (w *Watcher) overflowed() {
+	for _, s := range w.specs {
+		for d := range s.tree {
+			if !isDir(d) {
+				w.dropTree(s, d)
+			}
+		}
+		if s.helper != "" && !isDir(s.helper) {
+			w.release(s.helper)
+			s.helper = ""
+		}
+		w.resolve(s, false)
+	}
+	reason := "kernel inotify queue overflowed"
+	w.log.Warn("filesystem events lost", "reason", reason)
+	w.emit(event.Event{
+		Type: event.EventsDropped, Severity: event.High,
+		Description: "Filesystem events were lost: the kernel inotify queue overflowed",
+		Metadata:    map[string]string{"monitor": "filesystem", "reason": reason},
+	})
+}

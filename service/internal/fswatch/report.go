@@ -1,0 +1,148 @@
+package fswatch
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// kind is what happened to a path.
+type kind int
+
+const (
+	created kind = iota
+	modified
+	deleted
+	moved
+	attrib
+)
+
+var kinds = [...]struct {
+	typ      event.Type
+	severity event.Severity
+	op, verb string
+}{
+	created:  {event.FileCreate, event.Medium, "CREATE", "Created"},
+	modified: {event.FileModify, event.Low, "WRITE", "Modified"},
+	deleted:  {event.FileDelete, event.Medium, "REMOVE", "Deleted"},
+	moved:    {event.FileMove, event.Medium, "RENAME", "Moved away"},
+	attrib:   {event.FileAttrib, event.Low, "CHMOD", "Changed attributes of"},
+}
+
+// coalesceWindow bounds write floods to one FileModify per path and window.
+const coalesceWindow = time.Second
+
+// sshSeverity says whether p is SSH material and how sensitive it is:
+// Critical for authorized_keys files, which grant logins; High for anything
+// else in a directory named .ssh or in /etc/ssh, and for those directories
+// themselves; 0 for anything else.
+func sshSeverity(p string) event.Severity {
+	switch base := filepath.Base(p); {
+	case base == "authorized_keys" || base == "authorized_keys2":
+		return event.Critical
+	case base == ".ssh" || strings.Contains(p, "/.ssh/") || within(p, "/etc/ssh"):
+		return event.High
+	}
+	return 0
+}
+
+// report emits k on p on behalf of the first watch that has p in scope.
+func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
+	var s *spec
+	for _, c := range w.specs {
+		if c.inScope(p) {
+			s = c
+			break
+		}
+	}
+	if s == nil {
+		return
+	}
+	now := w.now()
+	if p == w.last.path && now.Sub(w.last.at) < coalesceWindow &&
+		(k == modified && (w.last.kind == modified || w.last.kind == created) ||
+			// a watched directory whose parent is watched too reports
+			// its attribute change twice
+			k == attrib && w.last.kind == attrib) {
+		return
+	}
+	w.last.path, w.last.kind, w.last.at = p, k, now
+
+	info := kinds[k]
+	md := map[string]string{"watch": s.name, "op": info.op}
+	if s.cfg.Description != "" {
+		md["description"] = s.cfg.Description
+	}
+	if isDir {
+		md["is_dir"] = "true"
+	}
+	if foundBy != "" {
+		md["found_by"] = foundBy
+		w.scanned.add(p)
+	}
+	typ, sev := info.typ, info.severity
+	if s.cfg.Severity != 0 {
+		sev = s.cfg.Severity
+	}
+	if ssh := sshSeverity(p); ssh != 0 {
+		typ, sev = event.SshAccess, max(s.cfg.Severity, ssh)
+		md["ssh_file"] = filepath.Base(p)
+	}
+	desc := info.verb + " " + p
+	if s.cfg.Description != "" {
+		desc += " (" + s.cfg.Description + ")"
+	}
+	w.emit(event.Event{Type: typ, Path: p, Severity: sev, Description: desc, Metadata: md})
+}
+
+// pathSet is a set of paths bounded to max entries: adding to a full set
+// forgets the oldest entry.
+type pathSet struct {
+	max  int
+	seq  uint64
+	m    map[string]uint64
+	ring []pathSeq
+	next int
+}
+
+type pathSeq struct {
+	path string
+	seq  uint64
+}
+
+func newPathSet(max int) *pathSet {
+	return &pathSet{max: max, m: map[string]uint64{}, ring: make([]pathSeq, max)}
+}
+
+func (s *pathSet) add(p string) {
+	if old := s.ring[s.next]; s.m[old.path] == old.seq {
+		delete(s.m, old.path)
+	}
+	s.seq++
+	s.m[p] = s.seq
+	s.ring[s.next] = pathSeq{p, s.seq}
+	s.next = (s.next + 1) % s.max
+}
+
+func (s *pathSet) has(p string) bool {
+	_, ok := s.m[p]
+	return ok
+}
+
+// take removes p and says whether it was there.
+func (s *pathSet) take(p string) bool {
+	_, ok := s.m[p]
+	delete(s.m, p)
+	return ok
+}
+
+// purge removes dir and everything inside it.
+func (s *pathSet) purge(dir string) {
+	for p := range s.m {
+		if within(p, dir) {
+			delete(s.m, p)
+		}
+	}
+}
