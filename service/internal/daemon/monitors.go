@@ -1,0 +1,179 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/fswatch"
+	"github.com/pantheros/secmon/service/internal/hub"
+	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/trigger"
+)
+
+// notYet names the monitors of [monitors] that this build does not have;
+// each enabled one is reported once as a MonitorStatus so nobody believes
+// they are covered.
+var notYet = []struct {
+	name string
+	on   func(config.Monitors) bool
+}{
+	{"network", func(m config.Monitors) bool { return m.Network }},
+	{"usb", func(m config.Monitors) bool { return m.USB }},
+	{"camera", func(m config.Monitors) bool { return m.Camera }},
+	{"microphone", func(m config.Monitors) bool { return m.Microphone }},
+	{"ssh", func(m config.Monitors) bool { return m.SSH }},
+}
+
+// monitorSet runs the configuration-dependent parts: the filesystem monitor
+// and the triggers. apply starts the new ones before stopping the old, so a
+// reload loses no event (a change during the swap may be reported twice).
+type monitorSet struct {
+	d        *daemon
+	cancel   context.CancelFunc
+	wg       *sync.WaitGroup
+	reported map[string]bool
+}
+
+func newMonitorSet(d *daemon) *monitorSet {
+	return &monitorSet{d: d, reported: map[string]bool{}}
+}
+
+func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
+	d := m.d
+	var fw *fswatch.Watcher
+	if cfg.Monitors.Filesystem {
+		var err error
+		if fw, err = fswatch.New(cfg.Watches, d.log); err != nil {
+			return fmt.Errorf("cannot set up the filesystem monitor: %w", err)
+		}
+	}
+	var tr *trigger.Runner
+	if len(cfg.Triggers) > 0 {
+		var err error
+		if tr, err = trigger.New(cfg.Triggers, d.log.With("component", "trigger")); err != nil {
+			return fmt.Errorf("cannot set up triggers: %w", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(parent)
+	wg := new(sync.WaitGroup)
+	if tr != nil {
+		sub := d.hub.Subscribe(hub.SubOptions{Name: "triggers", Queue: 1024, Filter: tr.Filter()})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer d.hub.Unsubscribe(sub)
+			if err := tr.Run(ctx, sub); err != nil {
+				d.log.Error("triggers stopped", "err", err)
+			}
+		}()
+	}
+	if fw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
+				d.log.Error("filesystem monitor failed", "err", err)
+				d.emit(status("filesystem", "failed", event.High, err.Error()))
+			}
+		}()
+		n := 0
+		for _, w := range cfg.Watches {
+			if w.IsEnabled() {
+				n++
+			}
+		}
+		// Ready to systemd, or the old watcher retired, only once the
+		// new watches are in place: no change in between goes unseen.
+		select {
+		case <-fw.Ready():
+		case <-parent.Done():
+		}
+		d.emit(status("filesystem", "running", event.Low, strconv.Itoa(n)+" watches"))
+	}
+	for _, ny := range notYet {
+		if ny.on(cfg.Monitors) && !m.reported[ny.name] {
+			d.emit(status(ny.name, "unavailable", event.Medium, "this monitor is not in this build of secmon yet"))
+		}
+		m.reported[ny.name] = ny.on(cfg.Monitors)
+	}
+
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+	}
+	m.cancel, m.wg = cancel, wg
+	return nil
+}
+
+func (m *monitorSet) wait() {
+	if m.cancel != nil {
+		m.cancel()
+		m.wg.Wait()
+	}
+}
+
+func status(monitor, state string, sev event.Severity, reason string) event.Event {
+	return event.Event{
+		Type: event.MonitorStatus, Severity: sev, Path: "",
+		Description: fmt.Sprintf("%s monitor %s: %s", monitor, state, reason),
+		Metadata:    map[string]string{"monitor": monitor, "state": state, "reason": reason},
+	}
+}
+
+// statusLine keeps systemd's STATUS= current: at most once a second, and
+// once more after the last event of a burst. Nothing runs while idle.
+type statusLine struct {
+	hub     *hub.Hub
+	srv     *jsonsock.Server
+	enabled bool
+
+	mu    sync.Mutex
+	last  time.Time
+	timer *time.Timer
+}
+
+func newStatusLine(h *hub.Hub, srv *jsonsock.Server) *statusLine {
+	return &statusLine{hub: h, srv: srv, enabled: os.Getenv("NOTIFY_SOCKET") != ""}
+}
+
+func (s *statusLine) text() string {
+	st := s.hub.Stats()
+	return fmt.Sprintf("STATUS=%d events, %d dropped, %d clients, last seq %d",
+		st.Published, st.Dropped, s.srv.Clients(), st.LastSeq)
+}
+
+func (s *statusLine) poke() {
+	if !s.enabled {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		return
+	}
+	wait := time.Second - time.Since(s.last)
+	if wait <= 0 {
+		s.send()
+		return
+	}
+	s.timer = time.AfterFunc(wait, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.timer = nil
+		s.send()
+	})
+}
+
+func (s *statusLine) send() {
+	s.last = time.Now()
+	sddaemon.SdNotify(false, s.text())
+}
