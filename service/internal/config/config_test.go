@@ -53,6 +53,11 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("user-mode watches %v lack %s", paths, want)
 		}
 	}
+	for _, w := range u.Watches {
+		if strings.HasSuffix(w.Path, "/.bashrc") && w.Severity != event.Medium {
+			t.Errorf("~/.bashrc watch severity %v, want Medium: login files are persistence", w.Severity)
+		}
+	}
 	s := config.Defaults(config.SystemMode, env)
 	if s.SocketPath != "/run/secmon/secmon.sock" || s.SocketMode != 0o660 || !s.Monitors.Camera {
 		t.Errorf("system defaults %+v", s)

@@ -68,7 +68,7 @@ func newSink(logger *slog.Logger, fallback io.Writer, useJournal bool,
 	if useJournal {
 		s.log.Debug("writing events to the journal")
 	} else {
-		s.log.Info("journal not reachable, writing events as JSON lines to the fallback")
+		s.log.Debug("journal not reachable, writing events as JSON lines to the fallback")
 	}
 	return s
 }
