@@ -15,8 +15,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/render"
@@ -105,8 +103,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	pretty := o.pretty || (!o.json && isTerminal(stdout))
-	color := pretty && !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	pretty := o.pretty || (!o.json && render.IsTerminal(stdout))
+	color := pretty && !o.noColor && os.Getenv("NO_COLOR") == "" && render.IsTerminal(stdout)
 	return o.copy(ctx, conn, stdout, stderr, pretty, color)
 }
 
@@ -224,13 +222,4 @@ func dial(explicit string) (net.Conn, error) {
 		why = append(why, fmt.Sprintf("%s: %v", p, err))
 	}
 	return nil, fmt.Errorf("cannot connect to secmon-daemon — is it running? (start it with `secmon-daemon`, or `systemctl start secmon.socket`)\n  tried %s", strings.Join(why, "\n  tried "))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -309,7 +309,7 @@ func (d *daemon) startSinks(ctx context.Context) {
 	}
 	if d.flags.print {
 		psub := d.hub.Subscribe(hub.SubOptions{Name: "terminal", Queue: 1 << 14})
-		color := isTerminal(d.stdout) && os.Getenv("NO_COLOR") == ""
+		color := render.IsTerminal(d.stdout) && os.Getenv("NO_COLOR") == ""
 		d.goSink(ctx, "terminal", psub, func(ctx context.Context, sub *hub.Sub) error {
 			for {
 				e, err := sub.Next(ctx)
@@ -376,13 +376,4 @@ func (d *daemon) startWatchdog(ctx context.Context) {
 			}
 		}
 	}()
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -3,9 +3,13 @@
 package render
 
 import (
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
 )
@@ -80,3 +84,15 @@ func clean(s string) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// IsTerminal reports whether w is a terminal, where readable, coloured
+// lines are wanted rather than JSON. (/dev/null is a character device but
+// not a terminal: ask for the terminal's settings, as isatty does.)
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
