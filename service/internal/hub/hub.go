@@ -243,7 +243,7 @@ func (h *Hub) replayLocked(s *Sub, after uint64) {
 	if len(evs) == 0 {
 		return
 	}
-	s.q = append(evs, s.q...)
+	s.q.prepend(evs)
 	s.signal()
 }
 
@@ -271,7 +271,7 @@ type Sub struct {
 	now    func() time.Time
 
 	mu           sync.Mutex
-	q            []event.Event
+	q            ring
 	firstOffered uint64 // seq of the first live event offered (0: none yet)
 	pending      uint64 // drops not yet reported in the stream
 	pendFirst    uint64
@@ -290,7 +290,7 @@ func (s *Sub) push(e event.Event) bool {
 	if s.pending > 0 {
 		need = 2
 	}
-	if len(s.q)+need > s.max {
+	if s.q.len()+need > s.max {
 		if s.pending == 0 {
 			s.pendFirst = e.Seq
 		}
@@ -300,9 +300,9 @@ func (s *Sub) push(e event.Event) bool {
 		return false
 	}
 	if s.pending > 0 {
-		s.q = append(s.q, s.noticeLocked())
+		s.q.push(s.noticeLocked())
 	}
-	s.q = append(s.q, e)
+	s.q.push(e)
 	s.signal()
 	return true
 }
@@ -330,14 +330,8 @@ func (s *Sub) Ready() <-chan struct{} { return s.ready }
 func (s *Sub) Pop() (event.Event, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.q) > 0 {
-		e := s.q[0]
-		s.q[0] = event.Event{}
-		s.q = s.q[1:]
-		if len(s.q) == 0 {
-			s.q = nil // let the backing array go
-		}
-		return e, true
+	if s.q.len() > 0 {
+		return s.q.pop(), true
 	}
 	if s.pending > 0 {
 		return s.noticeLocked(), true

@@ -195,7 +195,8 @@ func BenchmarkPublishTenSubscribers(b *testing.B) {
 		go func() {
 			for {
 				<-s.Ready()
-				drain(s)
+				for _, ok := s.Pop(); ok; _, ok = s.Pop() {
+				}
 			}
 		}()
 	}
