@@ -261,7 +261,7 @@ func (d *daemon) listener() (net.Listener, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("cannot take sockets from systemd: %w", err)
 	}
-	var any net.Listener
+	var first net.Listener
 	for name, ls := range named {
 		for _, l := range ls {
 			if l == nil {
@@ -270,13 +270,13 @@ func (d *daemon) listener() (net.Listener, bool, error) {
 			if name == ListenFDName {
 				return l, true, nil
 			}
-			if any == nil {
-				any = l
+			if first == nil {
+				first = l
 			}
 		}
 	}
-	if any != nil {
-		return any, true, nil
+	if first != nil {
+		return first, true, nil
 	}
 	dirMode := os.FileMode(0o755)
 	if d.cfg.Mode == config.UserMode {

@@ -24,7 +24,7 @@ func TestRingKeepsOrderThroughWrapGrowPrependAndRelease(t *testing.T) {
 		}
 	}
 	push(10)
-	pop(7) // head moves along
+	pop(7)   // head moves along
 	push(20) // wraps, then grows
 	pop(5)
 	if r.len() != 18 {
