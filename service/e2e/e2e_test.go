@@ -109,8 +109,8 @@ func TestBadConfigIsRejectedWithItsLine(t *testing.T) {
 	if !errorsAs(err, &ee) || ee.ExitCode() == 0 {
 		t.Fatalf("daemon exit = %v, want non-zero", err)
 	}
-	// The base config is 16 lines, then a blank line: the typo is on line 20.
-	want := e.config + ":20:1: key watches.recursiv: unknown key"
+	// The base config is 17 lines, then a blank line: the typo is on line 21.
+	want := e.config + ":21:1: key watches.recursiv: unknown key"
 	if !strings.Contains(d.stderr.String(), want) {
 		t.Fatalf("stderr %q does not contain %q", d.stderr.String(), want)
 	}

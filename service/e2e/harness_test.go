@@ -147,6 +147,7 @@ func (e *env) writeConfig(t *testing.T, extra string, top ...string) {
 	base := fmt.Sprintf(strings.Join(top, "\n")+`socket_path = %q
 state_directory = %q
 log_level = "debug"
+dbus = "off"
 
 [monitors]
 filesystem = true

@@ -57,10 +57,13 @@ type Config struct {
 	// ReplayBuffer is how many events are kept for replay_after.
 	ReplayBuffer int `toml:"replay_buffer"`
 	// ClientQueue bounds each socket client's backlog.
-	ClientQueue int       `toml:"client_queue"`
-	Monitors    Monitors  `toml:"monitors"`
-	Watches     []Watch   `toml:"watches"`
-	Triggers    []Trigger `toml:"triggers"`
+	ClientQueue int `toml:"client_queue"`
+	// DBus picks the bus for org.pantheros.Secmon: auto (system bus in
+	// system mode, session bus in user mode), system, session or off.
+	DBus     string    `toml:"dbus"`
+	Monitors Monitors  `toml:"monitors"`
+	Watches  []Watch   `toml:"watches"`
+	Triggers []Trigger `toml:"triggers"`
 
 	// Source is the file read, or a description of the defaults.
 	Source string `toml:"-"`
@@ -190,6 +193,7 @@ func Defaults(mode Mode, env Env) *Config {
 		LogLevel:     "info",
 		ReplayBuffer: 10000,
 		ClientQueue:  4096,
+		DBus:         "auto",
 		Monitors:     Monitors{true, true, true, true, true, true},
 		Mode:         mode,
 	}
@@ -331,6 +335,11 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("log_level", "%v", err)
+	}
+	switch c.DBus {
+	case "auto", "system", "session", "off":
+	default:
+		bad("dbus", "must be auto, system, session or off, not %q", c.DBus)
 	}
 	if c.ReplayBuffer < 1 {
 		bad("replay_buffer", "must be at least 1, not %d", c.ReplayBuffer)

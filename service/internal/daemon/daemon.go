@@ -20,8 +20,10 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/dbussink"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/journal"
@@ -227,6 +229,9 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.wg.Wait()
 
 	d.startSinks(ctx)
+	if err := d.startBus(ctx); err != nil {
+		return err
+	}
 	mons := newMonitorSet(d)
 	if err := mons.apply(ctx, cfg); err != nil {
 		return err
@@ -320,6 +325,39 @@ func (d *daemon) startSinks(ctx context.Context) {
 			}
 		})
 	}
+}
+
+// startBus puts the daemon on D-Bus. Only a name owned by someone else is
+// fatal; no bus at all leaves D-Bus off with one log line.
+func (d *daemon) startBus(ctx context.Context) error {
+	which := d.cfg.DBus
+	if which == "auto" {
+		which = "system"
+		if d.cfg.Mode == config.UserMode {
+			which = "session"
+		}
+	}
+	connect := dbus.ConnectSystemBus
+	switch which {
+	case "off":
+		d.log.Info("D-Bus off by configuration")
+		return nil
+	case "session":
+		connect = dbus.ConnectSessionBus
+	}
+	sink := dbussink.New(d.hub, dbussink.Options{Connect: connect, BusName: which, Version: version.Version, Logger: d.log})
+	// Subscribe first: nothing published from here on misses the bus.
+	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096})
+	if err := sink.Start(); err != nil {
+		d.hub.Unsubscribe(sub)
+		if errors.Is(err, dbussink.ErrNameTaken) {
+			return err
+		}
+		d.log.Warn("D-Bus off: no bus reachable; the socket and the journal still carry every event", "err", err)
+		return nil
+	}
+	d.goSink(ctx, "dbus", sub, sink.Run)
+	return nil
 }
 
 func (d *daemon) goSink(ctx context.Context, name string, sub *hub.Sub, run func(context.Context, *hub.Sub) error) {

@@ -163,6 +163,25 @@ func (h *Hub) LastSeq() uint64 {
 	return h.seq
 }
 
+// Since returns up to max kept events with seq > after, oldest first (max
+// 0: all kept), and the newest seq.
+func (h *Hub) Since(after uint64, max int) ([]event.Event, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []event.Event
+	for i := 0; i < h.ringLen; i++ {
+		e := h.ring[(h.ringHead+i)%len(h.ring)]
+		if e.Seq <= after {
+			continue
+		}
+		if max > 0 && len(out) >= max {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, h.seq
+}
+
 // SubOptions configure a subscription.
 type SubOptions struct {
 	// Name says who this is, for logs.

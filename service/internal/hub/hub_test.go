@@ -153,6 +153,21 @@ func TestFilterKeepsUnwantedOutOfTheQueue(t *testing.T) {
 	}
 }
 
+func TestSince(t *testing.T) {
+	h := hub.New(hub.Options{RingSize: 5})
+	pub(h, 8) // keeps 4..8
+	for _, tt := range []struct {
+		after uint64
+		max   int
+		want  []uint64
+	}{{0, 0, []uint64{4, 5, 6, 7, 8}}, {5, 0, []uint64{6, 7, 8}}, {0, 2, []uint64{4, 5}}, {8, 0, nil}} {
+		evs, last := h.Since(tt.after, tt.max)
+		if !equal(seqs(evs), tt.want) || last != 8 {
+			t.Errorf("Since(%d, %d) = %v, %d; want %v, 8", tt.after, tt.max, seqs(evs), last, tt.want)
+		}
+	}
+}
+
 type reserver struct{ got []uint64 }
 
 func (r *reserver) Reserve(c uint64) error { r.got = append(r.got, c); return nil }

@@ -1,0 +1,301 @@
+// Package dbussink puts secmon on the bus: it owns org.pantheros.Secmon,
+// exports the interface of dbus/org.pantheros.Secmon1.xml (the contract
+// shared with the notifier), and emits one Event signal per event.
+//
+// Objects are exported before the name is requested, so a client that sees
+// the name can call at once. If the bus goes away the daemon goes on
+// monitoring and serving its socket and the journal; this sink reconnects,
+// re-owns the name, and clients catch up with GetEventsAfter.
+package dbussink
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+
+	secmondbus "github.com/pantheros/secmon/dbus"
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/hub"
+)
+
+// ErrNameTaken means another process owns org.pantheros.Secmon.
+var ErrNameTaken = errors.New("cannot own " + secmondbus.BusName + ": another process owns it (is another secmon-daemon running?)")
+
+// Options configure the sink.
+type Options struct {
+	// Connect opens the bus (dbus.ConnectSystemBus, ConnectSessionBus, …).
+	Connect func(opts ...dbus.ConnOption) (*dbus.Conn, error)
+	// BusName names the bus in logs ("system", "session").
+	BusName string
+	Version string
+	Logger  *slog.Logger
+}
+
+// Sink is the D-Bus projection of the hub.
+type Sink struct {
+	hub *hub.Hub
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	conn     *dbus.Conn
+	monitors map[string][2]string // name → state, reason
+}
+
+// New returns a sink for h; call Start, then Run.
+func New(h *hub.Hub, o Options) *Sink {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sink{hub: h, o: o, log: o.Logger.With("component", "dbus", "bus", o.BusName), monitors: map[string][2]string{}}
+}
+
+// Start connects, exports and owns the name. It returns ErrNameTaken when
+// another process has it, and another error when no bus can be reached.
+func (s *Sink) Start() error {
+	conn, err := s.o.Connect()
+	if err != nil {
+		return fmt.Errorf("cannot connect to the %s bus: %w", s.o.BusName, err)
+	}
+	if err := s.export(conn); err != nil {
+		conn.Close()
+		return err
+	}
+	reply, err := conn.RequestName(secmondbus.BusName, dbus.NameFlagDoNotQueue)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("cannot request %s: %w", secmondbus.BusName, err)
+	}
+	if reply != dbus.RequestNameReplyPrimaryOwner && reply != dbus.RequestNameReplyAlreadyOwner {
+		conn.Close()
+		return ErrNameTaken
+	}
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	s.log.Info("owning " + secmondbus.BusName)
+	return nil
+}
+
+// Run emits an Event signal per event until ctx ends, reconnecting when the
+// bus goes away. Start must have succeeded.
+func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
+	defer func() {
+		s.mu.Lock()
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		s.mu.Unlock()
+	}()
+	for {
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		if conn == nil {
+			if err := s.reconnect(ctx); err != nil {
+				return nil // ctx ended
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-conn.Context().Done():
+			s.log.Warn("lost the bus; monitoring goes on, reconnecting")
+			s.mu.Lock()
+			s.conn = nil
+			s.mu.Unlock()
+			continue
+		case <-sub.Ready():
+		}
+		for {
+			e, ok := sub.Pop()
+			if !ok {
+				break
+			}
+			s.track(conn, e)
+			if err := conn.Emit(secmondbus.ObjectPath, secmondbus.SignalEventMember, Encode(e).Body()...); err != nil {
+				s.log.Debug("cannot emit Event", "seq", e.Seq, "err", err)
+			}
+		}
+	}
+}
+
+// reconnect retries Start with a growing pause (a timer only while the bus
+// is gone), until it succeeds or ctx ends.
+func (s *Sink) reconnect(ctx context.Context) error {
+	wait := 100 * time.Millisecond
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		err := s.Start()
+		if err == nil {
+			s.log.Info("back on the bus; clients catch up with GetEventsAfter", "last_seq", s.hub.LastSeq())
+			return nil
+		}
+		s.log.Debug("still no bus", "err", err)
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// Encode turns an event into the signal's arguments.
+func Encode(e event.Event) secmondbus.Event {
+	d := make(map[string]string, len(e.Metadata)+5)
+	for k, v := range e.Metadata {
+		d[k] = v
+	}
+	if p := e.Process; p != nil {
+		d["pid"] = strconv.Itoa(p.PID)
+		if p.Comm != "" {
+			d["comm"] = p.Comm
+		}
+		if p.Exe != "" {
+			d["exe"] = p.Exe
+		}
+		if p.UID >= 0 {
+			d["uid"] = strconv.FormatInt(p.UID, 10)
+		}
+		if p.User != "" {
+			d["user"] = p.User
+		}
+	}
+	return secmondbus.Event{
+		Seq: e.Seq, TimestampUsec: e.Time.UnixMicro(), Type: string(e.Type),
+		Severity: e.Severity.String(), Path: e.Path, Description: e.Description, Details: d,
+	}
+}
+
+// track keeps the Monitors property from MonitorStatus events and tells
+// the bus when it changes.
+func (s *Sink) track(conn *dbus.Conn, e event.Event) {
+	if e.Type != event.MonitorStatus || e.Metadata["monitor"] == "" {
+		return
+	}
+	s.mu.Lock()
+	s.monitors[e.Metadata["monitor"]] = [2]string{e.Metadata["state"], e.Metadata["reason"]}
+	v := s.monitorsLocked()
+	s.mu.Unlock()
+	conn.Emit(secmondbus.ObjectPath, "org.freedesktop.DBus.Properties.PropertiesChanged",
+		secmondbus.Interface, map[string]dbus.Variant{"Monitors": dbus.MakeVariant(v)}, []string{})
+}
+
+type monitorState struct{ Name, State, Reason string }
+
+func (s *Sink) monitorsLocked() []monitorState {
+	out := make([]monitorState, 0, len(s.monitors))
+	for name, st := range s.monitors {
+		out = append(out, monitorState{name, st[0], st[1]})
+	}
+	sortMonitors(out)
+	return out
+}
+
+func sortMonitors(m []monitorState) {
+	for i := 1; i < len(m); i++ {
+		for j := i; j > 0 && m[j].Name < m[j-1].Name; j-- {
+			m[j], m[j-1] = m[j-1], m[j]
+		}
+	}
+}
+
+// export puts the object, its properties and its introspection on conn.
+func (s *Sink) export(conn *dbus.Conn) error {
+	var node introspect.Node
+	if err := xml.Unmarshal([]byte(secmondbus.IntrospectXML), &node); err != nil {
+		return fmt.Errorf("cannot parse the interface XML: %w", err)
+	}
+	node.Interfaces = append(node.Interfaces, introspect.IntrospectData, prop.IntrospectData)
+	for _, x := range []struct {
+		v     any
+		iface string
+	}{
+		{methods{s}, secmondbus.Interface},
+		{properties{s}, "org.freedesktop.DBus.Properties"},
+		{introspect.NewIntrospectable(&node), "org.freedesktop.DBus.Introspectable"},
+	} {
+		if err := conn.Export(x.v, secmondbus.ObjectPath, x.iface); err != nil {
+			return fmt.Errorf("cannot export %s: %w", x.iface, err)
+		}
+	}
+	return nil
+}
+
+type methods struct{ s *Sink }
+
+// wireEvent is one element of GetEventsAfter: (txssssa{ss}).
+type wireEvent struct {
+	Seq           uint64
+	TimestampUsec int64
+	Type          string
+	Severity      string
+	Path          string
+	Description   string
+	Details       map[string]string
+}
+
+// GetEventsAfter is the replay method of the contract.
+func (m methods) GetEventsAfter(after uint64, max uint32) ([]wireEvent, uint64, *dbus.Error) {
+	evs, last := m.s.hub.Since(after, int(max))
+	out := make([]wireEvent, len(evs))
+	for i, e := range evs {
+		w := Encode(e)
+		out[i] = wireEvent(w)
+	}
+	return out, last, nil
+}
+
+type properties struct{ s *Sink }
+
+func (p properties) values() map[string]dbus.Variant {
+	st := p.s.hub.Stats()
+	p.s.mu.Lock()
+	mons := p.s.monitorsLocked()
+	p.s.mu.Unlock()
+	return map[string]dbus.Variant{
+		"Version":      dbus.MakeVariant(p.s.o.Version),
+		"Monitors":     dbus.MakeVariant(mons),
+		"EventCount":   dbus.MakeVariant(st.Published),
+		"DroppedCount": dbus.MakeVariant(st.Dropped),
+		"LastSeq":      dbus.MakeVariant(st.LastSeq),
+	}
+}
+
+// Get implements org.freedesktop.DBus.Properties; values are computed on
+// each call, never stale.
+func (p properties) Get(iface, name string) (dbus.Variant, *dbus.Error) {
+	if iface != secmondbus.Interface {
+		return dbus.Variant{}, prop.ErrIfaceNotFound
+	}
+	v, ok := p.values()[name]
+	if !ok {
+		return dbus.Variant{}, prop.ErrPropNotFound
+	}
+	return v, nil
+}
+
+// GetAll implements org.freedesktop.DBus.Properties.
+func (p properties) GetAll(iface string) (map[string]dbus.Variant, *dbus.Error) {
+	if iface != secmondbus.Interface {
+		return nil, prop.ErrIfaceNotFound
+	}
+	return p.values(), nil
+}
+
+// Set implements org.freedesktop.DBus.Properties: every property is read-only.
+func (p properties) Set(iface, name string, _ dbus.Variant) *dbus.Error {
+	return prop.ErrReadOnly
+}
