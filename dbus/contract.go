@@ -22,6 +22,13 @@ const (
 	// SignalEventMember is the signal's full name as godbus reports it.
 	SignalEventMember    = Interface + "." + SignalEvent
 	MethodGetEventsAfter = "GetEventsAfter"
+	SignalCoalesced      = "EventsCoalesced"
+	// SignalCoalescedMember is the summary signal's full name.
+	SignalCoalescedMember = Interface + "." + SignalCoalesced
+	// SignalRate and SignalBurst bound Low and Medium Event signals: above
+	// them they are folded into EventsCoalesced.
+	SignalRate  = 100
+	SignalBurst = 200
 )
 
 // IntrospectXML is the interface, as exported.

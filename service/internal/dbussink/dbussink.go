@@ -96,6 +96,7 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 		}
 		s.mu.Unlock()
 	}()
+	st := newStorm(time.Now)
 	for {
 		s.mu.Lock()
 		conn := s.conn
@@ -115,6 +116,9 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 			s.conn = nil
 			s.mu.Unlock()
 			continue
+		case <-st.flushC():
+			s.emitSummary(conn, st.take())
+			continue
 		case <-sub.Ready():
 		}
 		for {
@@ -123,10 +127,23 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 				break
 			}
 			s.track(conn, e)
+			if !st.admit(e) {
+				continue // folded into the pending summary
+			}
+			s.emitSummary(conn, st.take()) // keeps the order: summary first
 			if err := conn.Emit(secmondbus.ObjectPath, secmondbus.SignalEventMember, Encode(e).Body()...); err != nil {
 				s.log.Debug("cannot emit Event", "seq", e.Seq, "err", err)
 			}
 		}
+	}
+}
+
+func (s *Sink) emitSummary(conn *dbus.Conn, sum *summary) {
+	if sum == nil {
+		return
+	}
+	if err := conn.Emit(secmondbus.ObjectPath, secmondbus.SignalCoalescedMember, sum.first, sum.last, sum.count, sum.byType); err != nil {
+		s.log.Debug("cannot emit EventsCoalesced", "err", err)
 	}
 }
 
