@@ -122,6 +122,8 @@ type daemonProc struct {
 // tree and a config that ties them together.
 type env struct {
 	dir, socket, state, tree, config string
+	// dbus is the config's dbus key: off unless a test wants a bus.
+	dbus string
 }
 
 func newEnv(t *testing.T) *env {
@@ -133,6 +135,7 @@ func newEnv(t *testing.T) *env {
 		state:  filepath.Join(dir, "state"),
 		tree:   filepath.Join(dir, "tree"),
 		config: filepath.Join(dir, "config.toml"),
+		dbus:   "off",
 	}
 	if err := os.Mkdir(e.tree, 0o755); err != nil {
 		t.Fatal(err)
@@ -147,7 +150,7 @@ func (e *env) writeConfig(t *testing.T, extra string, top ...string) {
 	base := fmt.Sprintf(strings.Join(top, "\n")+`socket_path = %q
 state_directory = %q
 log_level = "debug"
-dbus = "off"
+dbus = %q
 
 [monitors]
 filesystem = true
@@ -161,7 +164,7 @@ ssh = false
 path = %q
 description = "test tree"
 recursive = true
-`, e.socket, e.state, e.tree)
+`, e.socket, e.state, e.dbus, e.tree)
 	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +175,24 @@ recursive = true
 func startDaemon(t *testing.T, args []string, extraEnv ...string) *daemonProc {
 	t.Helper()
 	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), args...), extraEnv...)
-	d.notify.waitFor("READY=1")
+	ready := make(chan struct{})
+	go func() {
+		defer close(ready)
+		d.notify.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			k, err := d.notify.conn.Read(buf)
+			if err != nil || strings.Contains("\n"+string(buf[:k]), "\nREADY=1") {
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-d.done:
+		d.done <- err // for stop()
+		t.Fatalf("daemon exited before READY=1: %v\n%s", err, d.stderr.String())
+	}
 	return d
 }
 

@@ -219,6 +219,9 @@ func (d *daemon) run(ctx context.Context) error {
 	d.status = newStatusLine(d.hub, srv)
 
 	ctx, cancel := context.WithCancel(ctx)
+	// Deferred in this order so that goroutines are told to stop before
+	// they are waited for, on every return path.
+	defer d.wg.Wait()
 	defer cancel()
 	serveErr := make(chan error, 1)
 	d.wg.Add(1)
@@ -226,7 +229,6 @@ func (d *daemon) run(ctx context.Context) error {
 		defer d.wg.Done()
 		serveErr <- srv.Serve(ctx)
 	}()
-	defer d.wg.Wait()
 
 	d.startSinks(ctx)
 	if err := d.startBus(ctx); err != nil {
