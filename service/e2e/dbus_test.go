@@ -1,0 +1,247 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+
+	secmondbus "github.com/pantheros/secmon/dbus"
+	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+const policy = "../../dbus/org.pantheros.Secmon.conf"
+
+func needBus(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the system-like bus applies the shipped policy, which lets only root own " + secmondbus.BusName)
+	}
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		t.Skip("dbus-daemon is not installed (Debian package dbus)")
+	}
+}
+
+// busDaemon starts a system-like bus with the repo's policy and the daemon
+// on it, and returns both once the daemon owns the name.
+func busDaemon(t *testing.T) (*env, *dbustest.Bus, *daemonProc) {
+	t.Helper()
+	needBus(t)
+	bus := dbustest.StartSystemLike(t, policy)
+	e := newEnv(t)
+	e.dbus = "system"
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config}, bus.Env()...)
+	return e, bus, d
+}
+
+// signals subscribes conn to the Event signal.
+func signals(t *testing.T, conn *dbus.Conn) chan *dbus.Signal {
+	t.Helper()
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface(secmondbus.Interface), dbus.WithMatchMember(secmondbus.SignalEvent)); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *dbus.Signal, 1024)
+	conn.Signal(ch)
+	return ch
+}
+
+func waitSignal(t *testing.T, ch chan *dbus.Signal, match func(secmondbus.Event) bool) secmondbus.Event {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case s := <-ch:
+			if s.Name != secmondbus.SignalEventMember {
+				continue
+			}
+			ev, err := secmondbus.DecodeEvent(s.Body)
+			if err != nil {
+				t.Fatalf("Event signal does not decode: %v", err)
+			}
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatal("no matching Event signal within 15s")
+		}
+	}
+}
+
+// A real file change arrives as an Event signal with the same seq, type,
+// severity, path and description as the JSON line.
+func TestDBusEventSignalMatchesJSONLine(t *testing.T) {
+	e, bus, _ := busDaemon(t)
+	ch := signals(t, bus.Conn(t))
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	keys := filepath.Join(e.tree, ".ssh", "authorized_keys")
+	os.MkdirAll(filepath.Dir(keys), 0o700)
+	os.WriteFile(keys, []byte("ssh-ed25519 AAAA"), 0o600)
+	lines := s.until(pathIs(keys))
+	line := lines[len(lines)-1]
+	sig := waitSignal(t, ch, func(ev secmondbus.Event) bool { return ev.Path == keys })
+	if sig.Seq != line.Seq || sig.Type != string(line.Type) || sig.Severity != line.Severity.String() ||
+		sig.Description != line.Description || sig.TimestampUsec/1000 != line.Time.UnixMilli() /* JSON keeps milliseconds */ ||
+		sig.Details["ssh_file"] != "authorized_keys" {
+		t.Fatalf("signal %+v does not match the JSON line %+v", sig, line)
+	}
+	if sig.Type != string(event.SshAccess) || sig.Severity != "Critical" {
+		t.Fatalf("signal %+v, want a Critical SshAccess", sig)
+	}
+}
+
+// What the daemon exports is exactly the contract's interface.
+func TestDBusIntrospectionIsTheContract(t *testing.T) {
+	_, bus, _ := busDaemon(t)
+	node, err := introspect.Call(bus.Conn(t).Object(secmondbus.BusName, secmondbus.ObjectPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want introspect.Node
+	if err := xml.Unmarshal([]byte(secmondbus.IntrospectXML), &want); err != nil {
+		t.Fatal(err)
+	}
+	var got *introspect.Interface
+	for i := range node.Interfaces {
+		if node.Interfaces[i].Name == secmondbus.Interface {
+			got = &node.Interfaces[i]
+		}
+	}
+	if got == nil || !reflect.DeepEqual(*got, want.Interfaces[0]) {
+		t.Fatalf("exported interface\n%+v\nwant\n%+v", got, want.Interfaces[0])
+	}
+}
+
+// busctl sees what a desktop user would: properties, replay, and the signal.
+func TestDBusWithBusctl(t *testing.T) {
+	if _, err := exec.LookPath("busctl"); err != nil {
+		t.Skip("busctl is not installed (Debian package systemd)")
+	}
+	e, bus, _ := busDaemon(t)
+	busctl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("busctl", append([]string{"--address=" + bus.Address()}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("busctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if v := busctl("get-property", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface, "Version"); !strings.HasPrefix(v, `s "`) {
+		t.Fatalf("Version = %q", v)
+	}
+	if m := busctl("get-property", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface, "Monitors"); !strings.Contains(m, `"filesystem" "running"`) {
+		t.Fatalf("Monitors = %q, want filesystem running", m)
+	}
+
+	mon := exec.Command("busctl", "--address="+bus.Address(), "monitor", secmondbus.BusName, "--json=short")
+	var out lockedBuffer
+	mon.Stdout = &out
+	if err := mon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+	// busctl monitor is listening once it has seen a message: ping until it has.
+	f := filepath.Join(e.tree, "seen-by-busctl")
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), f) {
+		if time.Now().After(deadline) {
+			t.Fatalf("busctl monitor never showed the Event for %s:\n%s", f, out.String())
+		}
+		os.WriteFile(f, []byte(time.Now().String()), 0o644)
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if !strings.Contains(line, f) {
+			continue
+		}
+		var m struct {
+			Member  string
+			Payload struct {
+				Type string
+				Data []json.RawMessage
+			}
+		}
+		dec := json.NewDecoder(bytes.NewReader([]byte(line)))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("busctl line %q: %v", line, err)
+		}
+		if m.Member != "Event" || m.Payload.Type != "txssssa{ss}" || len(m.Payload.Data) != 7 {
+			t.Fatalf("busctl saw %+v, want an Event(txssssa{ss})", m)
+		}
+		break
+	}
+
+	replay := busctl("call", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface, "GetEventsAfter", "tu", "0", "0")
+	if !strings.HasPrefix(replay, "a(txssssa{ss})t ") || !strings.Contains(replay, f) {
+		t.Fatalf("GetEventsAfter = %.300q, want events including %s", replay, f)
+	}
+}
+
+// A second daemon on the same bus refuses to start, and says why.
+func TestDBusNameAlreadyOwned(t *testing.T) {
+	_, bus, _ := busDaemon(t)
+	e2 := newEnv(t)
+	e2.dbus = "system"
+	e2.writeConfig(t, "")
+	d2 := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), e2.config), bus.Env()...)
+	err := d2.wait()
+	if err == nil || !strings.Contains(d2.stderr.String(), "another process owns it") {
+		t.Fatalf("second daemon: exit %v, stderr %q; want a refusal naming the owned name", err, d2.stderr.String())
+	}
+}
+
+// The bus daemon restarts: secmon keeps monitoring, comes back, and a client
+// that replays from the last seq it saw loses nothing.
+func TestDBusRestartLosesNothingForReplay(t *testing.T) {
+	e, bus, d := busDaemon(t)
+	ch := signals(t, bus.Conn(t))
+	before := filepath.Join(e.tree, "before")
+	os.WriteFile(before, nil, 0o644)
+	last := waitSignal(t, ch, func(ev secmondbus.Event) bool { return ev.Path == before }).Seq
+
+	bus.Restart(t)
+	var during []string
+	for i := range 5 {
+		p := filepath.Join(e.tree, "during-"+string(rune('a'+i)))
+		os.WriteFile(p, nil, 0o644)
+		during = append(during, p)
+	}
+	conn := bus.Conn(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var owned bool
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, secmondbus.BusName).Store(&owned); err == nil && owned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not re-own %s after the bus restarted:\n%s", secmondbus.BusName, d.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var evs []secmondbus.Event
+	var newest uint64
+	if err := conn.Object(secmondbus.BusName, secmondbus.ObjectPath).Call(secmondbus.Interface+"."+secmondbus.MethodGetEventsAfter, 0, last, uint32(0)).Store(&evs, &newest); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, ev := range evs {
+		got[ev.Path] = true
+	}
+	for _, p := range during {
+		if !got[p] {
+			t.Errorf("replay after seq %d lacks %s (got %d events)", last, p, len(evs))
+		}
+	}
+}
