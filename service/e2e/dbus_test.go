@@ -6,9 +6,12 @@ import (
 	"encoding/xml"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,5 +246,92 @@ func TestDBusRestartLosesNothingForReplay(t *testing.T) {
 		if !got[p] {
 			t.Errorf("replay after seq %d lacks %s (got %d events)", last, p, len(evs))
 		}
+	}
+}
+
+// The shipped policy with the real daemon: a user outside group secmon may
+// read properties but receives no Event and may not replay; a member may.
+func TestDBusPolicyWithRealDaemon(t *testing.T) {
+	if _, err := exec.LookPath("dbus-monitor"); err != nil {
+		t.Skip("dbus-monitor is not installed (Debian package dbus-bin)")
+	}
+	e, bus, d := busDaemon(t)
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody:", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	var secmonGID int
+	if g, err := user.LookupGroup("secmon"); err == nil {
+		secmonGID, _ = strconv.Atoi(g.Gid)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		groups []int
+		member bool
+	}{
+		{"nobody", nil, false},
+		{"member of secmon", []int{secmonGID}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.member && secmonGID == 0 {
+				t.Skip("group secmon does not exist (bash .ci/setup creates it)")
+			}
+			as := func(name string, args ...string) *exec.Cmd {
+				return dbustest.RunAs(t, uid, gid, tt.groups, name, args...)
+			}
+			if out, err := as("busctl", "--address="+bus.Address(), "get-property", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface, "Version").CombinedOutput(); err != nil {
+				t.Fatalf("reading Version was refused: %v\n%s", err, out)
+			}
+			out, err := as("busctl", "--address="+bus.Address(), "call", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface, "GetEventsAfter", "tu", "0", "0").CombinedOutput()
+			if tt.member && err != nil {
+				t.Fatalf("a secmon member could not replay: %v\n%s", err, out)
+			}
+			if !tt.member && (err == nil || !strings.Contains(string(out), "denied")) {
+				t.Fatalf("GetEventsAfter as nobody: %v %q, want access denied", err, out)
+			}
+
+			mon := as("dbus-monitor", "--address", bus.Address(), "sender='"+secmondbus.BusName+"'")
+			var seen lockedBuffer
+			mon.Stdout, mon.Stderr = &seen, &seen
+			if err := mon.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
+			// Wait until dbus-monitor listens: a reload makes the daemon
+			// report its filesystem monitor, a PropertiesChanged everyone
+			// may receive.
+			changes := func() int { return strings.Count(seen.String(), "member=PropertiesChanged") }
+			deadline := time.Now().Add(15 * time.Second)
+			for changes() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("dbus-monitor saw no PropertiesChanged:\n%s", seen.String())
+				}
+				d.cmd.Process.Signal(syscall.SIGHUP)
+				time.Sleep(100 * time.Millisecond)
+			}
+			// Then an event, in the hub before the next reload's status: the
+			// sink emits in hub order, so once that PropertiesChanged is
+			// seen the Event has had its chance.
+			s := connect(t, e.socket)
+			s.send(`{"replay_after":0}`)
+			f := filepath.Join(e.tree, "policy-"+strings.ReplaceAll(tt.name, " ", "-"))
+			os.WriteFile(f, nil, 0o644)
+			s.until(pathIs(f))
+			before := changes()
+			d.cmd.Process.Signal(syscall.SIGHUP)
+			for changes() == before {
+				if time.Now().After(deadline) {
+					t.Fatalf("no PropertiesChanged after the event:\n%s", seen.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			gotEvent := strings.Contains(seen.String(), "member=Event")
+			if gotEvent != tt.member {
+				t.Fatalf("received Event = %v, want %v:\n%s", gotEvent, tt.member, seen.String())
+			}
+		})
 	}
 }

@@ -58,11 +58,17 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// notifySocket is a NOTIFY_SOCKET the test owns.
+// notifySocket is a NOTIFY_SOCKET the test owns. A goroutine drains it at
+// once, as systemd does (a unixgram queue holds only a few datagrams, and a
+// full one blocks the sender); waitFor consumes the lines in order.
 type notifySocket struct {
-	t    *testing.T
-	path string
-	conn *net.UnixConn
+	t      *testing.T
+	path   string
+	conn   *net.UnixConn
+	mu     sync.Mutex
+	lines  []string
+	next   int
+	update chan struct{}
 }
 
 func newNotifySocket(t *testing.T) *notifySocket {
@@ -72,25 +78,53 @@ func newNotifySocket(t *testing.T) *notifySocket {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := &notifySocket{t: t, path: path, conn: c, update: make(chan struct{}, 1)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.lines = append(n.lines, strings.Split(string(buf[:k]), "\n")...)
+			n.mu.Unlock()
+			select {
+			case n.update <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	t.Cleanup(func() { c.Close() })
-	return &notifySocket{t: t, path: path, conn: c}
+	return n
 }
 
-// waitFor reads sd_notify datagrams until one has a line starting with
-// prefix, and returns that line.
-func (n *notifySocket) waitFor(prefix string) string {
+// waitFor returns the next unread line starting with prefix, waiting up to
+// 15 s, or fails the test early when exited fires.
+func (n *notifySocket) waitFor(prefix string, exited ...<-chan error) string {
 	n.t.Helper()
-	n.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-	buf := make([]byte, 4096)
+	deadline := time.After(15 * time.Second)
 	for {
-		k, err := n.conn.Read(buf)
-		if err != nil {
-			n.t.Fatalf("waiting for %s from sd_notify: %v", prefix, err)
-		}
-		for _, line := range strings.Split(string(buf[:k]), "\n") {
+		n.mu.Lock()
+		for n.next < len(n.lines) {
+			line := n.lines[n.next]
+			n.next++
 			if strings.HasPrefix(line, prefix) {
+				n.mu.Unlock()
 				return line
 			}
+		}
+		n.mu.Unlock()
+		var done <-chan error
+		if len(exited) > 0 {
+			done = exited[0]
+		}
+		select {
+		case <-n.update:
+		case err := <-done:
+			n.t.Fatalf("process exited (%v) before %s", err, prefix)
+		case <-deadline:
+			n.t.Fatalf("waiting for %s from sd_notify: timed out", prefix)
 		}
 	}
 }
@@ -175,24 +209,18 @@ recursive = true
 func startDaemon(t *testing.T, args []string, extraEnv ...string) *daemonProc {
 	t.Helper()
 	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), args...), extraEnv...)
-	ready := make(chan struct{})
+	exited := make(chan error, 1)
 	go func() {
-		defer close(ready)
-		d.notify.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-		buf := make([]byte, 4096)
-		for {
-			k, err := d.notify.conn.Read(buf)
-			if err != nil || strings.Contains("\n"+string(buf[:k]), "\nREADY=1") {
-				return
-			}
+		err := <-d.done
+		exited <- err
+		d.done <- err // for stop() and wait()
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("daemon stderr:\n%s", d.stderr.String())
 		}
 	}()
-	select {
-	case <-ready:
-	case err := <-d.done:
-		d.done <- err // for stop()
-		t.Fatalf("daemon exited before READY=1: %v\n%s", err, d.stderr.String())
-	}
+	d.notify.waitFor("READY=1", exited)
 	return d
 }
 
@@ -229,9 +257,15 @@ func (d *daemonProc) stop() {
 			d.t.Errorf("daemon exited with %v after SIGTERM", err)
 		}
 	case <-time.After(15 * time.Second):
-		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-		<-d.done
-		d.t.Errorf("daemon did not stop within 15s of SIGTERM")
+		// A goroutine dump on stderr says where it is stuck.
+		d.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-d.done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			<-d.done
+		}
+		d.t.Errorf("daemon did not stop within 15s of SIGTERM; stderr:\n%s", d.stderr.String())
 	}
 }
 
