@@ -335,3 +335,94 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 		})
 	}
 }
+
+// busctl introspect lists the contract's members.
+func TestDBusBusctlIntrospect(t *testing.T) {
+	if _, err := exec.LookPath("busctl"); err != nil {
+		t.Skip("busctl is not installed (Debian package systemd)")
+	}
+	_, bus, _ := busDaemon(t)
+	out, err := exec.Command("busctl", "--address="+bus.Address(), "introspect", secmondbus.BusName, secmondbus.ObjectPath, secmondbus.Interface).CombinedOutput()
+	if err != nil {
+		t.Fatalf("busctl introspect: %v\n%s", err, out)
+	}
+	for _, want := range []string{".Event", "signal", "txssssa{ss}", ".EventsCoalesced", ".GetEventsAfter", "tu", ".Monitors", "a(sss)", ".Version"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("busctl introspect lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// In user mode the daemon uses the session bus when there is one.
+func TestDBusUserModeUsesSessionBus(t *testing.T) {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		t.Skip("dbus-daemon is not installed (Debian package dbus)")
+	}
+	bus := dbustest.StartSession(t)
+	dir := shortTempDir(t)
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.Mkdir(filepath.Join(dir, "rt"), 0o700)
+	startDaemon(t, []string{"--user"}, append(bus.Env(), "HOME="+home, "XDG_RUNTIME_DIR="+filepath.Join(dir, "rt"), "XDG_STATE_HOME="+filepath.Join(dir, "state"))...)
+	ch := signals(t, bus.Conn(t))
+	keys := filepath.Join(home, ".ssh", "authorized_keys")
+	os.WriteFile(keys, []byte("ssh-ed25519 AAAA"), 0o600)
+	if ev := waitSignal(t, ch, func(ev secmondbus.Event) bool { return ev.Path == keys }); ev.Severity != "Critical" {
+		t.Fatalf("got %+v, want a Critical SshAccess", ev)
+	}
+}
+
+// A storm of Low and Medium events is folded into EventsCoalesced signals
+// that count every folded event; High and Critical ones still come one by
+// one, after the summary of what came before them.
+func TestDBusStormIsCoalescedAndCounted(t *testing.T) {
+	e, bus, _ := busDaemon(t)
+	conn := bus.Conn(t)
+	if err := conn.AddMatchSignal(dbus.WithMatchInterface(secmondbus.Interface)); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *dbus.Signal, 8192)
+	conn.Signal(ch)
+	storm := filepath.Join(e.tree, "storm")
+	os.Mkdir(storm, 0o755)
+	const n = 2000
+	for i := range n {
+		os.WriteFile(filepath.Join(storm, strconv.Itoa(i)), nil, 0o644)
+	}
+	keys := filepath.Join(e.tree, ".ssh", "authorized_keys")
+	os.MkdirAll(filepath.Dir(keys), 0o700)
+	os.WriteFile(keys, nil, 0o600)
+
+	individual, folded, summaries := 0, 0, 0
+	deadline := time.After(20 * time.Second)
+	for {
+		var s *dbus.Signal
+		select {
+		case s = <-ch:
+		case <-deadline:
+			t.Fatalf("no Critical Event after the storm (individual %d, folded %d)", individual, folded)
+		}
+		switch s.Name {
+		case secmondbus.SignalCoalescedMember:
+			summaries++
+			folded += int(s.Body[3].(map[string]uint32)["FileCreate"])
+		case secmondbus.SignalEventMember:
+			ev, err := secmondbus.DecodeEvent(s.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Path == keys {
+				if summaries == 0 || individual+folded < n {
+					t.Fatalf("Critical event came with %d individual + %d folded of %d storm events before it (%d summaries)", individual, folded, n, summaries)
+				}
+				if individual >= n {
+					t.Fatalf("all %d storm events were signalled one by one: nothing was coalesced", individual)
+				}
+				return
+			}
+			if ev.Type == "FileCreate" && strings.HasPrefix(ev.Path, storm+"/") {
+				individual++
+			}
+		}
+	}
+}
