@@ -213,6 +213,8 @@ func TestDBusRestartLosesNothingForReplay(t *testing.T) {
 	before := filepath.Join(e.tree, "before")
 	os.WriteFile(before, nil, 0o644)
 	last := waitSignal(t, ch, func(ev secmondbus.Event) bool { return ev.Path == before }).Seq
+	sock := connect(t, e.socket)
+	sock.send(`{"replay_after":0}`)
 
 	bus.Restart(t)
 	var during []string
@@ -221,6 +223,8 @@ func TestDBusRestartLosesNothingForReplay(t *testing.T) {
 		os.WriteFile(p, nil, 0o644)
 		during = append(during, p)
 	}
+	// The socket does not depend on the bus.
+	sock.until(pathIs(during[len(during)-1]))
 	conn := bus.Conn(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
