@@ -189,6 +189,12 @@ func Encode(e event.Event) secmondbus.Event {
 		if p.User != "" {
 			d["user"] = p.User
 		}
+		if p.Unit != "" {
+			d["unit"] = p.Unit
+		}
+		if p.App != "" {
+			d["app"] = p.App
+		}
 	}
 	return secmondbus.Event{
 		Seq: e.Seq, TimestampUsec: e.Time.UnixMicro(), Type: string(e.Type),

@@ -50,6 +50,10 @@ type Process struct {
 	// UID is -1 when unknown.
 	UID  int64  `json:"uid"`
 	User string `json:"user,omitempty"`
+	// Unit is the systemd unit (.service or .scope) its cgroup names.
+	Unit string `json:"unit,omitempty"`
+	// App is the Flatpak app id when it runs in a Flatpak scope.
+	App string `json:"app,omitempty"`
 }
 
 type jsonEvent struct {

@@ -20,7 +20,7 @@ const (
 // always present), PRIORITY (from the severity), SYSLOG_IDENTIFIER=secmon,
 // MESSAGE_ID (the type's, omitted for an unknown type), SECMON_EVENT_TYPE,
 // SECMON_SEVERITY, SECMON_PATH, SECMON_SEQ, SECMON_TIMESTAMP (as in the JSON
-// form), SECMON_PID, SECMON_COMM, SECMON_EXE, SECMON_UID and SECMON_USER
+// form), SECMON_PID, SECMON_COMM, SECMON_EXE, SECMON_UID, SECMON_USER, SECMON_UNIT and SECMON_APP
 // when the process is known, and one SECMON_META_<KEY> per metadata entry.
 //
 // Any other field with an empty value is omitted, and so is SECMON_UID when
@@ -50,6 +50,8 @@ func Fields(e event.Event) map[string]string {
 			f["SECMON_UID"] = strconv.FormatInt(p.UID, 10)
 		}
 		setNonEmpty(f, "SECMON_USER", p.User)
+		setNonEmpty(f, "SECMON_UNIT", p.Unit)
+		setNonEmpty(f, "SECMON_APP", p.App)
 	}
 	for _, k := range slices.Sorted(maps.Keys(e.Metadata)) {
 		v := e.Metadata[k]

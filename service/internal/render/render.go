@@ -51,6 +51,9 @@ func Line(e event.Event, color bool) string {
 		if p.User != "" {
 			b.WriteString(" user " + clean(p.User))
 		}
+		if p.App != "" {
+			b.WriteString(" app " + clean(p.App))
+		}
 		b.WriteString("]")
 	}
 	if e.Seq != 0 {

@@ -153,6 +153,10 @@ func value(name string, e event.Event) (string, bool) {
 		return strconv.FormatInt(p.UID, 10), true
 	case "user":
 		return p.User, true
+	case "unit":
+		return p.Unit, true
+	case "app":
+		return p.App, true
 	}
 	if key, ok := strings.CutPrefix(name, "meta."); ok {
 		return e.Metadata[key], true

@@ -4,7 +4,7 @@
 // Event data never reaches a shell here. A trigger's command is run directly
 // (execve of the program found at [New] time) with its args as argv, and the
 // placeholders in each argument — {path} {type} {severity} {description}
-// {seq} {timestamp} {pid} {comm} {exe} {uid} {user} {meta.KEY} — are replaced
+// {seq} {timestamp} {pid} {comm} {exe} {uid} {user} {unit} {app} {meta.KEY} — are replaced
 // inside that one argument: a path full of spaces, quotes, semicolons, $(…)
 // or newlines arrives as exactly one argv element, byte for byte (only NUL,
 // which argv cannot carry, becomes U+FFFD). Substitution is a single pass, so
