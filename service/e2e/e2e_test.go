@@ -109,8 +109,8 @@ func TestBadConfigIsRejectedWithItsLine(t *testing.T) {
 	if !errorsAs(err, &ee) || ee.ExitCode() == 0 {
 		t.Fatalf("daemon exit = %v, want non-zero", err)
 	}
-	// The base config is 17 lines, then a blank line: the typo is on line 21.
-	want := e.config + ":21:1: key watches.recursiv: unknown key"
+	// The base config is 20 lines, then a blank line: the typo is on line 24.
+	want := e.config + ":24:1: key watches.recursiv: unknown key"
 	if !strings.Contains(d.stderr.String(), want) {
 		t.Fatalf("stderr %q does not contain %q", d.stderr.String(), want)
 	}
@@ -343,3 +343,41 @@ func connectRetry(t *testing.T, p string, d *daemonProc) *stream {
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+// A program opening a (stand-in) camera is named in CameraAccess, and
+// CameraReleased follows when it exits.
+func TestCameraAccessNamesTheProgram(t *testing.T) {
+	e := newEnv(t)
+	node := filepath.Join(e.dir, "video0")
+	os.WriteFile(node, nil, 0o644)
+	e.camera = filepath.Join(e.dir, "video*")
+	e.writeConfig(t, "")
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0,"types":["CameraAccess","CameraReleased"]}`)
+
+	self, _ := os.Executable()
+	bin := filepath.Join(e.dir, "cam-opener")
+	b, _ := os.ReadFile(self)
+	os.WriteFile(bin, b, 0o755)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	bufio.NewReader(out).ReadString('\n')
+
+	ev := s.next()
+	if ev.Type != event.CameraAccess || ev.Path != node || ev.Process == nil || ev.Process.Comm != "cam-opener" || ev.Process.PID != cmd.Process.Pid || ev.Severity != event.High {
+		t.Fatalf("got %+v (process %+v), want a High CameraAccess by cam-opener pid %d", ev, ev.Process, cmd.Process.Pid)
+	}
+	stdin.Close()
+	cmd.Wait()
+	if ev := s.next(); ev.Type != event.CameraReleased || ev.Path != node {
+		t.Fatalf("got %+v, want CameraReleased", ev)
+	}
+}

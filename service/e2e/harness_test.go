@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +22,21 @@ import (
 // bin holds the binaries built once for all tests.
 var bin string
 
+// openerEnv turns the test binary into a program that opens the file named
+// in it and holds it until its stdin closes (a stand-in camera user).
+const openerEnv = "SECMON_E2E_OPENER"
+
 func TestMain(m *testing.M) {
+	if node := os.Getenv(openerEnv); node != "" {
+		f, err := os.Open(node)
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("open\n")
+		io.Copy(io.Discard, os.Stdin)
+		f.Close()
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "secmon-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -158,6 +173,9 @@ type env struct {
 	dir, socket, state, tree, config string
 	// dbus is the config's dbus key: off unless a test wants a bus.
 	dbus string
+	// camera, if set, is a glob of stand-in camera nodes and turns the
+	// camera monitor on.
+	camera string
 }
 
 func newEnv(t *testing.T) *env {
@@ -190,15 +208,18 @@ dbus = %q
 filesystem = true
 network = false
 usb = false
-camera = false
+camera = %v
 microphone = false
 ssh = false
+
+[camera]
+devices = %s
 
 [[watches]]
 path = %q
 description = "test tree"
 recursive = true
-`, e.socket, e.state, e.dbus, e.tree)
+`, e.socket, e.state, e.dbus, e.camera != "", tomlList(e.camera), e.tree)
 	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -333,4 +354,12 @@ func (s *stream) until(match func(event.Event) bool) []event.Event {
 
 func pathIs(p string) func(event.Event) bool {
 	return func(e event.Event) bool { return e.Path == p }
+}
+
+// tomlList is a TOML array of s, or an empty one.
+func tomlList(s string) string {
+	if s == "" {
+		return "[]"
+	}
+	return fmt.Sprintf("[%q]", s)
 }

@@ -60,10 +60,12 @@ type Config struct {
 	ClientQueue int `toml:"client_queue"`
 	// DBus picks the bus for org.pantheros.Secmon: auto (system bus in
 	// system mode, session bus in user mode), system, session or off.
-	DBus     string    `toml:"dbus"`
-	Monitors Monitors  `toml:"monitors"`
-	Watches  []Watch   `toml:"watches"`
-	Triggers []Trigger `toml:"triggers"`
+	DBus       string    `toml:"dbus"`
+	Monitors   Monitors  `toml:"monitors"`
+	Camera     Devices   `toml:"camera"`
+	Microphone Devices   `toml:"microphone"`
+	Watches    []Watch   `toml:"watches"`
+	Triggers   []Trigger `toml:"triggers"`
 
 	// Source is the file read, or a description of the defaults.
 	Source string `toml:"-"`
@@ -78,6 +80,12 @@ type Monitors struct {
 	Camera     bool `toml:"camera"`
 	Microphone bool `toml:"microphone"`
 	SSH        bool `toml:"ssh"`
+}
+
+// Devices are the nodes a device monitor watches ([camera], [microphone]).
+type Devices struct {
+	// Devices are globs of device nodes; nodes that appear later count.
+	Devices []string `toml:"devices"`
 }
 
 // Watch is one [[watches]] entry.
@@ -194,6 +202,8 @@ func Defaults(mode Mode, env Env) *Config {
 		ReplayBuffer: 10000,
 		ClientQueue:  4096,
 		DBus:         "auto",
+		Camera:       Devices{Devices: []string{"/dev/video*"}},
+		Microphone:   Devices{Devices: []string{"/dev/snd/pcmC*D*c"}}, // capture only: playback is not a microphone
 		Monitors:     Monitors{true, true, true, true, true, true},
 		Mode:         mode,
 	}
@@ -365,6 +375,15 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 		if wt.Pattern != "" {
 			if _, err := filepath.Match(wt.Pattern, "/"); err != nil {
 				bad(key+".pattern", "bad glob %q: %v", wt.Pattern, err)
+			}
+		}
+	}
+	for key, ds := range map[string][]string{"camera.devices": c.Camera.Devices, "microphone.devices": c.Microphone.Devices} {
+		for _, d := range ds {
+			if !filepath.IsAbs(d) {
+				bad(key, "must be absolute globs of device nodes, not %q", d)
+			} else if _, err := filepath.Match(d, "/"); err != nil {
+				bad(key, "bad glob %q: %v", d, err)
 			}
 		}
 	}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/devaccess"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/hub"
@@ -27,8 +29,6 @@ var notYet = []struct {
 }{
 	{"network", func(m config.Monitors) bool { return m.Network }},
 	{"usb", func(m config.Monitors) bool { return m.USB }},
-	{"camera", func(m config.Monitors) bool { return m.Camera }},
-	{"microphone", func(m config.Monitors) bool { return m.Microphone }},
 	{"ssh", func(m config.Monitors) bool { return m.SSH }},
 }
 
@@ -98,6 +98,43 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		case <-parent.Done():
 		}
 		d.emit(status("filesystem", "running", event.Low, strconv.Itoa(n)+" watches"))
+	}
+	for _, dev := range []struct {
+		on    bool
+		kind  devaccess.Kind
+		globs []string
+	}{
+		{cfg.Monitors.Camera, devaccess.Camera, cfg.Camera.Devices},
+		{cfg.Monitors.Microphone, devaccess.Microphone, cfg.Microphone.Devices},
+	} {
+		if !dev.on {
+			continue
+		}
+		dw, err := devaccess.New(dev.kind, dev.globs, d.log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("cannot set up the %s monitor: %w", dev.kind.Name, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := dw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
+				d.log.Error(dev.kind.Name+" monitor failed", "err", err)
+				d.emit(status(dev.kind.Name, "failed", event.High, err.Error()))
+			}
+		}()
+		select {
+		case <-dw.Ready():
+		case <-parent.Done():
+		}
+		reason := "watching " + strings.Join(dev.globs, ", ")
+		state, sev := "running", event.Low
+		if os.Geteuid() != 0 {
+			state, sev = "degraded", event.Medium
+			reason += "; only your own programs can be named (naming others needs CAP_SYS_PTRACE)"
+		}
+		d.emit(status(dev.kind.Name, state, sev, reason))
 	}
 	for _, ny := range notYet {
 		if ny.on(cfg.Monitors) && !m.reported[ny.name] {

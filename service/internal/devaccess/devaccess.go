@@ -1,0 +1,293 @@
+// Package devaccess reports when a process opens a camera or a microphone
+// and when the last opener lets go: two edges per use, never a stream of
+// reads.
+//
+// This is the unprivileged link of the attribution chain: inotify's
+// IN_OPEN/IN_CLOSE on the device nodes counts openers exactly (so
+// "released" is exact), and at each open a scan of /proc/*/fd names the
+// processes holding the node. The scan cannot see other users' fds without
+// CAP_SYS_PTRACE, and misses an opener that closed before the scan; such an
+// open is reported as by an unknown process, never dropped. (fanotify with
+// FAN_REPORT_FID, which names the pid itself, is the privileged link: see
+// the issue notes.)
+package devaccess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/procinfo"
+)
+
+// Kind says what the devices are.
+type Kind struct {
+	Name     string // "camera", "microphone"
+	Access   event.Type
+	Released event.Type
+}
+
+// Camera and Microphone are the two kinds.
+var (
+	Camera     = Kind{"camera", event.CameraAccess, event.CameraReleased}
+	Microphone = Kind{"microphone", event.MicrophoneAccess, event.MicrophoneReleased}
+)
+
+// Watcher watches the device nodes matching some globs.
+type Watcher struct {
+	kind  Kind
+	globs []string
+	log   *slog.Logger
+	procs *procinfo.Reader
+	proc  string
+	now   func() time.Time
+
+	ready   chan struct{}
+	fd      int
+	byWD    map[int32]string  // inotify watch → node or directory
+	dirs    map[string]bool   // directories watched for new nodes
+	devices map[string]*state // node → state
+}
+
+type state struct {
+	wd      int32
+	opens   int // IN_OPEN minus IN_CLOSE; a lower bound (inotify merges repeats)
+	since   time.Time
+	holders map[int]bool // pids reported for the current use
+	unknown int          // opens of this use no scan could attribute
+}
+
+// New checks the globs (absolute, valid).
+func New(kind Kind, globs []string, logger *slog.Logger) (*Watcher, error) {
+	for _, g := range globs {
+		if !filepath.IsAbs(g) {
+			return nil, fmt.Errorf("cannot watch %s devices %q: not an absolute path", kind.Name, g)
+		}
+		if _, err := filepath.Match(g, "/"); err != nil {
+			return nil, fmt.Errorf("cannot watch %s devices %q: %w", kind.Name, g, err)
+		}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{kind: kind, globs: globs, log: logger.With("component", kind.Name),
+		procs: procinfo.New(), proc: "/proc", now: time.Now, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once Run watches the nodes present at start.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Run watches until ctx ends.
+func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
+	readyOnce := sync.OnceFunc(func() { close(w.ready) })
+	defer readyOnce()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("cannot start inotify: %w", err)
+	}
+	w.fd, w.byWD, w.dirs, w.devices = fd, map[int32]string{}, map[string]bool{}, map[string]*state{}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	for _, g := range w.globs {
+		dir := filepath.Dir(g)
+		if !w.dirs[dir] {
+			if wd, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_ATTRIB); err == nil {
+				w.dirs[dir], w.byWD[int32(wd)] = true, dir
+			}
+		}
+		matches, _ := filepath.Glob(g)
+		for _, m := range matches {
+			w.add(m)
+		}
+	}
+	w.log.Debug("watching", "devices", len(w.devices))
+	readyOnce()
+
+	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			return fmt.Errorf("cannot read inotify events: %w", err)
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			raw := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := ""
+			if raw.Len > 0 {
+				nb := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(raw.Len)]
+				name = strings.TrimRight(string(nb), "\x00")
+			}
+			off += unix.SizeofInotifyEvent + int(raw.Len)
+			w.handle(raw.Wd, raw.Mask, name, emit)
+		}
+	}
+}
+
+func (w *Watcher) matches(p string) bool {
+	for _, g := range w.globs {
+		if ok, _ := filepath.Match(g, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Watcher) add(node string) {
+	if _, ok := w.devices[node]; ok {
+		return
+	}
+	wd, err := unix.InotifyAddWatch(w.fd, node, unix.IN_OPEN|unix.IN_CLOSE_WRITE|unix.IN_CLOSE_NOWRITE)
+	if err != nil {
+		w.log.Warn("cannot watch device", "node", node, "err", err)
+		return
+	}
+	w.byWD[int32(wd)] = node
+	w.devices[node] = &state{wd: int32(wd), holders: map[int]bool{}}
+}
+
+func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Event)) {
+	p, ok := w.byWD[wd]
+	if !ok {
+		return
+	}
+	if w.dirs[p] && name != "" {
+		if mask&(unix.IN_CREATE|unix.IN_ATTRIB) != 0 && w.matches(filepath.Join(p, name)) {
+			w.add(filepath.Join(p, name)) // a device plugged in later
+		}
+		return
+	}
+	st := w.devices[p]
+	if st == nil {
+		return
+	}
+	switch {
+	case mask&unix.IN_IGNORED != 0: // the node went away (unplugged)
+		delete(w.devices, p)
+		delete(w.byWD, wd)
+	case mask&unix.IN_OPEN != 0:
+		if st.opens == 0 && len(st.holders) == 0 && st.unknown == 0 {
+			st.since = w.now()
+		}
+		st.opens++
+		w.opened(p, st, emit)
+	case mask&(unix.IN_CLOSE_WRITE|unix.IN_CLOSE_NOWRITE) != 0:
+		// A close without its open (a node created, or opened, before its
+		// watch landed) ends no use.
+		if st.opens == 0 && len(st.holders) == 0 && st.unknown == 0 {
+			return
+		}
+		if st.opens > 0 {
+			st.opens--
+		}
+		// inotify merges identical events still unread, so two quick closes
+		// may arrive as one: ask /proc who still holds the node. An opener
+		// no scan could see keeps the use open until the count says so.
+		still := map[int]bool{}
+		for _, pid := range w.holders(p) {
+			still[pid] = true
+		}
+		for pid := range st.holders {
+			if !still[pid] {
+				delete(st.holders, pid)
+			}
+		}
+		if len(still) == 0 && (st.unknown == 0 || st.opens == 0) {
+			w.released(p, st, emit)
+		}
+	}
+}
+
+// opened reports each process newly holding the node, or one unknown
+// opener when the scan finds nobody new.
+func (w *Watcher) opened(node string, st *state, emit func(event.Event)) {
+	found := false
+	for _, pid := range w.holders(node) {
+		if st.holders[pid] {
+			continue
+		}
+		st.holders[pid] = true
+		found = true
+		p := w.procs.Lookup(pid)
+		who := "pid " + strconv.Itoa(pid)
+		if p != nil && p.Comm != "" {
+			who = p.Comm + " (pid " + strconv.Itoa(pid) + ")"
+		}
+		emit(event.Event{Type: w.kind.Access, Path: node, Process: p,
+			Description: fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node),
+			Metadata:    map[string]string{"mask": "OPEN", "attribution": "procfs"}})
+	}
+	if !found {
+		st.unknown++
+		emit(event.Event{Type: w.kind.Access, Path: node,
+			Description: fmt.Sprintf("%s in use: %s opened by an unknown process", title(w.kind.Name), node),
+			Metadata:    map[string]string{"mask": "OPEN", "attribution": "unknown"}})
+	}
+}
+
+func (w *Watcher) released(node string, st *state, emit func(event.Event)) {
+	d := w.now().Sub(st.since)
+	st.holders, st.unknown, st.opens = map[int]bool{}, 0, 0
+	emit(event.Event{Type: w.kind.Released, Path: node,
+		Description: fmt.Sprintf("%s released: %s closed after %s", title(w.kind.Name), node, d.Round(time.Second)),
+		Metadata:    map[string]string{"duration_ms": strconv.FormatInt(d.Milliseconds(), 10)}})
+}
+
+// holders lists the pids with an fd on node (same device and inode).
+func (w *Watcher) holders(node string) []int {
+	var want unix.Stat_t
+	if err := unix.Stat(node, &want); err != nil {
+		return nil
+	}
+	ents, err := os.ReadDir(w.proc)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	self := os.Getpid()
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		fdDir := filepath.Join(w.proc, e.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue // gone, or another user's without CAP_SYS_PTRACE
+		}
+		for _, fd := range fds {
+			var st unix.Stat_t
+			if unix.Stat(filepath.Join(fdDir, fd.Name()), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino && st.Rdev == want.Rdev {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,160 @@
+package devaccess_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/devaccess"
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+const openerEnv = "SECMON_DEVACCESS_TEST_OPENER"
+
+// TestMain turns the test binary into the opener when asked: it opens the
+// node named in the environment, says so, and holds it until stdin closes.
+func TestMain(m *testing.M) {
+	if node := os.Getenv(openerEnv); node != "" {
+		f, err := os.Open(node)
+		if err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("open\n")
+		io.Copy(io.Discard, os.Stdin)
+		f.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type opener struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// startOpener runs a copy of the test binary named name holding node.
+func startOpener(t *testing.T, name, node string) *opener {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), name)
+	if err := os.Link(self, bin); err != nil {
+		b, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(bin, b, 0o755)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	line := make([]byte, 5)
+	if _, err := io.ReadFull(out, line); err != nil {
+		t.Fatalf("opener did not open %s: %v", node, err)
+	}
+	return &opener{cmd: cmd, stdin: stdin}
+}
+
+func (o *opener) release(t *testing.T) {
+	o.stdin.Close()
+	o.cmd.Wait()
+}
+
+func run(t *testing.T, kind devaccess.Kind, globs ...string) chan event.Event {
+	t.Helper()
+	w, err := devaccess.New(kind, globs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan event.Event, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := w.Ready()
+	go func() { done <- w.Run(ctx, func(e event.Event) { ch <- e }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watcher not ready")
+	}
+	return ch
+}
+
+func next(t *testing.T, ch chan event.Event) event.Event {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+		return event.Event{}
+	}
+}
+
+func TestCameraAccessNamesOpenerThenReleased(t *testing.T) {
+	dir := t.TempDir()
+	node := filepath.Join(dir, "video0")
+	os.WriteFile(node, nil, 0o644) // a stand-in: inotify treats it like the device node
+	ch := run(t, devaccess.Camera, filepath.Join(dir, "video*"))
+
+	a := startOpener(t, "cam-opener", node)
+	e := next(t, ch)
+	if e.Type != event.CameraAccess || e.Path != node || e.Process == nil ||
+		e.Process.Comm != "cam-opener" || e.Process.PID != a.cmd.Process.Pid {
+		t.Fatalf("got %+v (process %+v), want CameraAccess by cam-opener pid %d", e, e.Process, a.cmd.Process.Pid)
+	}
+	// A second program at once is reported once, too.
+	b := startOpener(t, "second-app", node)
+	if e := next(t, ch); e.Type != event.CameraAccess || e.Process == nil || e.Process.PID != b.cmd.Process.Pid {
+		t.Fatalf("got %+v, want CameraAccess by the second opener", e)
+	}
+	a.release(t)
+	b.release(t)
+	e = next(t, ch)
+	if e.Type != event.CameraReleased || e.Path != node || e.Metadata["duration_ms"] == "" {
+		t.Fatalf("got %+v, want CameraReleased with a duration", e)
+	}
+	select {
+	case e := <-ch:
+		t.Fatalf("unexpected extra event %+v", e)
+	default:
+	}
+}
+
+func TestNodeAppearingLaterIsWatched(t *testing.T) {
+	dir := t.TempDir()
+	ch := run(t, devaccess.Microphone, filepath.Join(dir, "pcmC*D*c"))
+	capture := filepath.Join(dir, "pcmC0D0c")
+	playback := filepath.Join(dir, "pcmC0D0p")
+	os.WriteFile(playback, nil, 0o644)
+	os.WriteFile(capture, nil, 0o644) // hot-plugged after start
+	// Playback is not a microphone: opening it gives nothing, the capture
+	// node opened after it does.
+	startOpener(t, "player", playback).release(t)
+	o := startOpener(t, "recorder", capture)
+	if e := next(t, ch); e.Type != event.MicrophoneAccess || e.Path != capture || e.Process == nil || e.Process.Comm != "recorder" {
+		t.Fatalf("got %+v, want MicrophoneAccess on the capture node by recorder", e)
+	}
+	o.release(t)
+	if e := next(t, ch); e.Type != event.MicrophoneReleased {
+		t.Fatalf("got %+v, want MicrophoneReleased", e)
+	}
+}
