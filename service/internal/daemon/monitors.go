@@ -128,11 +128,12 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		case <-dw.Ready():
 		case <-parent.Done():
 		}
-		reason := "watching " + strings.Join(dev.globs, ", ")
+		reason := "watching " + strings.Join(dev.globs, ", ") + "; openers named by fanotify"
 		state, sev := "running", event.Low
-		if os.Geteuid() != 0 {
+		if dw.Attribution() != "fanotify" {
 			state, sev = "degraded", event.Medium
-			reason += "; only your own programs can be named (naming others needs CAP_SYS_PTRACE)"
+			reason = "watching " + strings.Join(dev.globs, ", ") + "; openers named by a /proc scan, which misses short-lived ones" +
+				" (fanotify needs CAP_SYS_ADMIN; other users' programs need CAP_SYS_PTRACE)"
 		}
 		d.emit(status(dev.kind.Name, state, sev, reason))
 	}

@@ -2,14 +2,17 @@
 // and when the last opener lets go: two edges per use, never a stream of
 // reads.
 //
-// This is the unprivileged link of the attribution chain: inotify's
-// IN_OPEN/IN_CLOSE on the device nodes counts openers exactly (so
-// "released" is exact), and at each open a scan of /proc/*/fd names the
-// processes holding the node. The scan cannot see other users' fds without
-// CAP_SYS_PTRACE, and misses an opener that closed before the scan; such an
-// open is reported as by an unknown process, never dropped. (fanotify with
-// FAN_REPORT_FID, which names the pid itself, is the privileged link: see
-// the issue notes.)
+// Openers are named by the best link the daemon's privileges allow:
+//   - fanotify with FAN_REPORT_FID (CAP_SYS_ADMIN): every open and close with
+//     its pid, so even a program that exits at once is named, and release is
+//     counted per pid; see fanotify.go for what was measured.
+//   - otherwise inotify IN_OPEN/IN_CLOSE, and at each open a scan of
+//     /proc/*/fd: it cannot see other users' fds without CAP_SYS_PTRACE and
+//     misses an opener that closed before the scan; such an open is reported
+//     as by an unknown process, never dropped.
+//
+// inotify also watches the nodes' directories, so devices plugged in later
+// are picked up, and tells when a node goes away.
 package devaccess
 
 import (
@@ -56,7 +59,9 @@ type Watcher struct {
 
 	ready   chan struct{}
 	fd      int
+	fan     *fan              // nil: no CAP_SYS_ADMIN, inotify and /proc only
 	byWD    map[int32]string  // inotify watch → node or directory
+	byKey   map[string]string // fanotify file handle → node
 	dirs    map[string]bool   // directories watched for new nodes
 	devices map[string]*state // node → state
 }
@@ -67,6 +72,8 @@ type state struct {
 	since   time.Time
 	holders map[int]bool // pids reported for the current use
 	unknown int          // opens of this use no scan could attribute
+	key     string       // fanotify handle key; empty when not marked
+	pids    map[int]int  // with fanotify: open fds per pid
 }
 
 // New checks the globs (absolute, valid).
@@ -86,6 +93,16 @@ func New(kind Kind, globs []string, logger *slog.Logger) (*Watcher, error) {
 		procs: procinfo.New(), proc: "/proc", now: time.Now, ready: make(chan struct{})}, nil
 }
 
+// Attribution says how openers are named, once Ready: "fanotify" (every
+// opener, with CAP_SYS_ADMIN) or "procfs" (a scan: short-lived openers and,
+// without CAP_SYS_PTRACE, other users' programs are unknown).
+func (w *Watcher) Attribution() string {
+	if w.fan != nil {
+		return "fanotify"
+	}
+	return "procfs"
+}
+
 // Ready is closed once Run watches the nodes present at start.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
@@ -97,11 +114,27 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	if err != nil {
 		return fmt.Errorf("cannot start inotify: %w", err)
 	}
-	w.fd, w.byWD, w.dirs, w.devices = fd, map[int32]string{}, map[string]bool{}, map[string]*state{}
+	w.fd, w.byWD, w.byKey, w.dirs, w.devices = fd, map[int32]string{}, map[string]string{}, map[string]bool{}, map[string]*state{}
 	f := os.NewFile(uintptr(fd), "inotify")
+	// On return: close the files (readers' Read fails), release any send
+	// in progress, then wait for both readers.
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	stop := make(chan struct{})
+	defer close(stop)
 	defer f.Close()
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
+	fanCh := make(chan fanEvent, 256)
+	if fn, err := newFan(); err == nil {
+		w.fan = fn
+		defer fn.f.Close()
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			fn.read(fanCh, stop, w.procs.Lookup)
+		}()
+	} else {
+		w.log.Debug("naming openers from /proc", "why", err)
+	}
 
 	for _, g := range w.globs {
 		dir := filepath.Dir(g)
@@ -115,30 +148,59 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 			w.add(m)
 		}
 	}
-	w.log.Debug("watching", "devices", len(w.devices))
+	w.log.Debug("watching", "devices", len(w.devices), "fanotify", w.fan != nil)
 	readyOnce()
 
-	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
-	for {
-		n, err := f.Read(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+	type inoEvent struct {
+		wd   int32
+		mask uint32
+		name string
+	}
+	inoCh := make(chan []inoEvent, 16)
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				if errors.Is(err, syscall.EINTR) {
+					continue
+				}
+				close(inoCh)
+				return
 			}
-			if errors.Is(err, syscall.EINTR) {
-				continue
+			var evs []inoEvent
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				raw := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				name := ""
+				if raw.Len > 0 {
+					nb := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(raw.Len)]
+					name = strings.TrimRight(string(nb), "\x00")
+				}
+				off += unix.SizeofInotifyEvent + int(raw.Len)
+				evs = append(evs, inoEvent{raw.Wd, raw.Mask, name})
 			}
-			return fmt.Errorf("cannot read inotify events: %w", err)
+			select {
+			case inoCh <- evs:
+			case <-stop:
+				return
+			}
 		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			raw := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			name := ""
-			if raw.Len > 0 {
-				nb := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(raw.Len)]
-				name = strings.TrimRight(string(nb), "\x00")
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case evs, ok := <-inoCh:
+			if !ok {
+				return errors.New("cannot read inotify events: the stream ended")
 			}
-			off += unix.SizeofInotifyEvent + int(raw.Len)
-			w.handle(raw.Wd, raw.Mask, name, emit)
+			for _, e := range evs {
+				w.handle(e.wd, e.mask, e.name, emit)
+			}
+		case ev := <-fanCh:
+			w.fanHandle(ev, emit)
 		}
 	}
 }
@@ -162,7 +224,21 @@ func (w *Watcher) add(node string) {
 		return
 	}
 	w.byWD[int32(wd)] = node
-	w.devices[node] = &state{wd: int32(wd), holders: map[int]bool{}}
+	st := &state{wd: int32(wd), holders: map[int]bool{}, pids: map[int]int{}}
+	w.devices[node] = st
+	if w.fan == nil {
+		return
+	}
+	k, err := handleKey(node)
+	if err == nil {
+		err = w.fan.mark(node)
+	}
+	if err != nil {
+		w.log.Warn("naming this device's openers from /proc only", "node", node, "err", err)
+		return
+	}
+	st.key, w.byKey[k] = k, node
+	w.baseline(node, st)
 }
 
 func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Event)) {
@@ -184,6 +260,11 @@ func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Eve
 	case mask&unix.IN_IGNORED != 0: // the node went away (unplugged)
 		delete(w.devices, p)
 		delete(w.byWD, wd)
+		if st.key != "" {
+			delete(w.byKey, st.key)
+		}
+	case st.key != "":
+		// fanotify counts this node's opens and names each opener.
 	case mask&unix.IN_OPEN != 0:
 		if st.opens == 0 && len(st.holders) == 0 && st.unknown == 0 {
 			st.since = w.now()

@@ -16,6 +16,9 @@ import (
 
 const openerEnv = "SECMON_DEVACCESS_TEST_OPENER"
 
+// quickEnv makes the opener open the node and exit at once.
+const quickEnv = "SECMON_DEVACCESS_TEST_QUICK"
+
 // TestMain turns the test binary into the opener when asked: it opens the
 // node named in the environment, says so, and holds it until stdin closes.
 func TestMain(m *testing.M) {
@@ -23,6 +26,9 @@ func TestMain(m *testing.M) {
 		f, err := os.Open(node)
 		if err != nil {
 			os.Exit(3)
+		}
+		if os.Getenv(quickEnv) != "" {
+			os.Exit(0) // the kernel closes it: gone before anyone can look
 		}
 		os.Stdout.WriteString("open\n")
 		io.Copy(io.Discard, os.Stdin)
@@ -156,5 +162,37 @@ func TestNodeAppearingLaterIsWatched(t *testing.T) {
 	o.release(t)
 	if e := next(t, ch); e.Type != event.MicrophoneReleased {
 		t.Fatalf("got %+v, want MicrophoneReleased", e)
+	}
+}
+
+// With CAP_SYS_ADMIN, fanotify names even an opener that has exited before
+// /proc could be read: 20 in a row, each by its own pid.
+func TestShortLivedOpenersAreNamedWithFanotify(t *testing.T) {
+	if !devaccess.HasSysAdmin() {
+		t.Skip("fanotify names openers only with CAP_SYS_ADMIN (CI runs as root)")
+	}
+	dir := t.TempDir()
+	node := filepath.Join(dir, "video0")
+	os.WriteFile(node, nil, 0o644)
+	ch := run(t, devaccess.Camera, filepath.Join(dir, "video*"))
+	self, _ := os.Executable()
+	bin := filepath.Join(t.TempDir(), "blink")
+	if err := os.Link(self, bin); err != nil {
+		b, _ := os.ReadFile(self)
+		os.WriteFile(bin, b, 0o755)
+	}
+	for i := range 20 {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), openerEnv+"="+node, quickEnv+"=1")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		e := next(t, ch)
+		if e.Type != event.CameraAccess || e.Metadata["attribution"] != "fanotify" || e.Process == nil || e.Process.PID != cmd.Process.Pid {
+			t.Fatalf("opener %d (pid %d): got %+v process %+v, want CameraAccess by fanotify naming the pid", i, cmd.Process.Pid, e, e.Process)
+		}
+		if e := next(t, ch); e.Type != event.CameraReleased {
+			t.Fatalf("opener %d: got %+v, want CameraReleased", i, e)
+		}
 	}
 }
