@@ -259,24 +259,13 @@ func (s *Sink) export(conn *dbus.Conn) error {
 
 type methods struct{ s *Sink }
 
-// wireEvent is one element of GetEventsAfter: (txssssa{ss}).
-type wireEvent struct {
-	Seq           uint64
-	TimestampUsec int64
-	Type          string
-	Severity      string
-	Path          string
-	Description   string
-	Details       map[string]string
-}
-
-// GetEventsAfter is the replay method of the contract.
-func (m methods) GetEventsAfter(after uint64, max uint32) ([]wireEvent, uint64, *dbus.Error) {
+// GetEventsAfter is the replay method of the contract; each element is
+// the Event signal's arguments, (txssssa{ss}).
+func (m methods) GetEventsAfter(after uint64, max uint32) ([]secmondbus.Event, uint64, *dbus.Error) {
 	evs, last := m.s.hub.Since(after, int(max))
-	out := make([]wireEvent, len(evs))
+	out := make([]secmondbus.Event, len(evs))
 	for i, e := range evs {
-		w := Encode(e)
-		out[i] = wireEvent(w)
+		out[i] = Encode(e)
 	}
 	return out, last, nil
 }
