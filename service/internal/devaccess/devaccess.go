@@ -308,14 +308,7 @@ func (w *Watcher) opened(node string, st *state, emit func(event.Event)) {
 		}
 		st.holders[pid] = true
 		found = true
-		p := w.procs.Lookup(pid)
-		who := "pid " + strconv.Itoa(pid)
-		if p != nil && p.Comm != "" {
-			who = p.Comm + " (pid " + strconv.Itoa(pid) + ")"
-		}
-		emit(event.Event{Type: w.kind.Access, Path: node, Process: p,
-			Description: fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node),
-			Metadata:    map[string]string{"mask": "OPEN", "attribution": "procfs"}})
+		emit(w.access(node, pid, w.procs.Lookup(pid), "procfs"))
 	}
 	if !found {
 		st.unknown++
@@ -325,9 +318,25 @@ func (w *Watcher) opened(node string, st *state, emit func(event.Event)) {
 	}
 }
 
+// access is the event for pid opening node; p is what could be read of it
+// (nil when it was gone first).
+func (w *Watcher) access(node string, pid int, p *event.Process, attribution string) event.Event {
+	who := "pid " + strconv.Itoa(pid)
+	if p != nil && p.Comm != "" {
+		who = p.Comm + " (pid " + strconv.Itoa(pid) + ")"
+	} else {
+		p = &event.Process{PID: pid, UID: -1}
+		who += " (gone before it could be named)"
+	}
+	return event.Event{Type: w.kind.Access, Path: node, Process: p,
+		Description: fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node),
+		Metadata:    map[string]string{"mask": "OPEN", "attribution": attribution}}
+}
+
+// released ends the node's use, whichever link saw it end.
 func (w *Watcher) released(node string, st *state, emit func(event.Event)) {
 	d := w.now().Sub(st.since)
-	st.holders, st.unknown, st.opens = map[int]bool{}, 0, 0
+	st.holders, st.unknown, st.opens, st.pids = map[int]bool{}, 0, 0, map[int]int{}
 	emit(event.Event{Type: w.kind.Released, Path: node,
 		Description: fmt.Sprintf("%s released: %s closed after %s", title(w.kind.Name), node, d.Round(time.Second)),
 		Metadata:    map[string]string{"duration_ms": strconv.FormatInt(d.Milliseconds(), 10)}})

@@ -59,7 +59,7 @@ func startOpener(t *testing.T, name, node string) *opener {
 		os.WriteFile(bin, b, 0o755)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), openerEnv+"="+node)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node, "GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
@@ -183,7 +183,7 @@ func TestShortLivedOpenersAreNamedWithFanotify(t *testing.T) {
 	}
 	for i := range 20 {
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), openerEnv+"="+node, quickEnv+"=1")
+		cmd.Env = append(os.Environ(), openerEnv+"="+node, quickEnv+"=1", "GORACE=atexit_sleep_ms=0")
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -159,17 +158,7 @@ func (w *Watcher) fanHandle(ev fanEvent, emit func(event.Event)) {
 		st.pids[ev.pid]++
 		if !st.holders[ev.pid] {
 			st.holders[ev.pid] = true
-			p := ev.proc
-			who := fmt.Sprintf("pid %d", ev.pid)
-			if p != nil && p.Comm != "" {
-				who = fmt.Sprintf("%s (pid %d)", p.Comm, ev.pid)
-			} else {
-				p = &event.Process{PID: ev.pid, UID: -1}
-				who += " (gone before it could be named)"
-			}
-			emit(event.Event{Type: w.kind.Access, Path: node, Process: p,
-				Description: fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node),
-				Metadata:    map[string]string{"mask": "OPEN", "attribution": "fanotify"}})
+			emit(w.access(node, ev.pid, ev.proc, "fanotify"))
 		}
 	}
 	if ev.mask&unix.FAN_CLOSE != 0 && st.pids[ev.pid] > 0 {
@@ -177,11 +166,7 @@ func (w *Watcher) fanHandle(ev fanEvent, emit func(event.Event)) {
 			delete(st.pids, ev.pid)
 		}
 		if len(st.pids) == 0 {
-			d := w.now().Sub(st.since)
-			st.holders = map[int]bool{}
-			emit(event.Event{Type: w.kind.Released, Path: node,
-				Description: fmt.Sprintf("%s released: %s closed after %s", title(w.kind.Name), node, d.Round(time.Second)),
-				Metadata:    map[string]string{"duration_ms": fmt.Sprint(d.Milliseconds())}})
+			w.released(node, st, emit)
 		}
 	}
 }
