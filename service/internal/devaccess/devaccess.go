@@ -68,6 +68,8 @@ type Watcher struct {
 
 type state struct {
 	wd      int32
+	dev     uint64 // st_dev and st_ino of the node watched: a re-plugged
+	ino     uint64 // device gets a new node under the same name
 	opens   int // IN_OPEN minus IN_CLOSE; a lower bound (inotify merges repeats)
 	since   time.Time
 	holders map[int]bool // pids reported for the current use
@@ -145,7 +147,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 		matches, _ := filepath.Glob(g)
 		for _, m := range matches {
-			w.add(m)
+			w.add(m, emit)
 		}
 	}
 	w.log.Debug("watching", "devices", len(w.devices), "fanotify", w.fan != nil)
@@ -214,9 +216,20 @@ func (w *Watcher) matches(p string) bool {
 	return false
 }
 
-func (w *Watcher) add(node string) {
-	if _, ok := w.devices[node]; ok {
+// add watches node, or the new node behind that name when the device was
+// re-plugged: the old node may still be held open (its IN_IGNORED comes
+// only when the last fd closes), so the name alone does not say it is the
+// same device.
+func (w *Watcher) add(node string, emit func(event.Event)) {
+	var fi unix.Stat_t
+	if err := unix.Stat(node, &fi); err != nil {
 		return
+	}
+	if old, ok := w.devices[node]; ok {
+		if old.dev == fi.Dev && old.ino == fi.Ino {
+			return
+		}
+		w.drop(node, old, emit)
 	}
 	wd, err := unix.InotifyAddWatch(w.fd, node, unix.IN_OPEN|unix.IN_CLOSE_WRITE|unix.IN_CLOSE_NOWRITE)
 	if err != nil {
@@ -224,7 +237,7 @@ func (w *Watcher) add(node string) {
 		return
 	}
 	w.byWD[int32(wd)] = node
-	st := &state{wd: int32(wd), holders: map[int]bool{}, pids: map[int]int{}}
+	st := &state{wd: int32(wd), dev: fi.Dev, ino: fi.Ino, holders: map[int]bool{}, pids: map[int]int{}}
 	w.devices[node] = st
 	if w.fan == nil {
 		return
@@ -248,7 +261,7 @@ func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Eve
 	}
 	if w.dirs[p] && name != "" {
 		if mask&(unix.IN_CREATE|unix.IN_ATTRIB) != 0 && w.matches(filepath.Join(p, name)) {
-			w.add(filepath.Join(p, name)) // a device plugged in later
+			w.add(filepath.Join(p, name), emit) // a device plugged in later
 		}
 		return
 	}
@@ -256,13 +269,12 @@ func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Eve
 	if st == nil {
 		return
 	}
+	if st.wd != wd {
+		return // the watch of a node this name had before a re-plug
+	}
 	switch {
 	case mask&unix.IN_IGNORED != 0: // the node went away (unplugged)
-		delete(w.devices, p)
-		delete(w.byWD, wd)
-		if st.key != "" {
-			delete(w.byKey, st.key)
-		}
+		w.drop(p, st, emit)
 	case st.key != "":
 		// fanotify counts this node's opens and names each opener.
 	case mask&unix.IN_OPEN != 0:
@@ -293,8 +305,24 @@ func (w *Watcher) handle(wd int32, mask uint32, name string, emit func(event.Eve
 			}
 		}
 		if len(still) == 0 && (st.unknown == 0 || st.opens == 0) {
-			w.released(p, st, emit)
+			w.released(p, st, "closed", emit)
 		}
+	}
+}
+
+// drop forgets node's old inode. A use still open ends here, said as such:
+// the device went away, so nobody holds it any more.
+func (w *Watcher) drop(node string, st *state, emit func(event.Event)) {
+	if len(st.holders) > 0 || st.unknown > 0 || st.opens > 0 || len(st.pids) > 0 {
+		w.released(node, st, "removed", emit)
+	}
+	delete(w.devices, node)
+	if w.byWD[st.wd] == node {
+		delete(w.byWD, st.wd)
+	}
+	unix.InotifyRmWatch(w.fd, uint32(st.wd)) // fails harmlessly once IN_IGNORED came
+	if st.key != "" {
+		delete(w.byKey, st.key)
 	}
 }
 
@@ -334,12 +362,17 @@ func (w *Watcher) access(node string, pid int, p *event.Process, attribution str
 }
 
 // released ends the node's use, whichever link saw it end.
-func (w *Watcher) released(node string, st *state, emit func(event.Event)) {
+// how is "closed", or "removed" when the device went away in use.
+func (w *Watcher) released(node string, st *state, how string, emit func(event.Event)) {
 	d := w.now().Sub(st.since)
 	st.holders, st.unknown, st.opens, st.pids = map[int]bool{}, 0, 0, map[int]int{}
+	what := "closed"
+	if how == "removed" {
+		what = "removed while in use"
+	}
 	emit(event.Event{Type: w.kind.Released, Path: node,
-		Description: fmt.Sprintf("%s released: %s closed after %s", title(w.kind.Name), node, d.Round(time.Second)),
-		Metadata:    map[string]string{"duration_ms": strconv.FormatInt(d.Milliseconds(), 10)}})
+		Description: fmt.Sprintf("%s released: %s %s after %s", title(w.kind.Name), node, what, d.Round(time.Second)),
+		Metadata:    map[string]string{"duration_ms": strconv.FormatInt(d.Milliseconds(), 10), "how": how}})
 }
 
 // holders lists the pids with an fd on node (same device and inode).

@@ -196,3 +196,44 @@ func TestShortLivedOpenersAreNamedWithFanotify(t *testing.T) {
 		}
 	}
 }
+
+// A device unplugged while a program still holds it, and plugged back in:
+// the name now stands for a new node, which is watched; the old use ends as
+// removed.
+func TestReplugWhileHeldWatchesTheNewNode(t *testing.T) {
+	dir := t.TempDir()
+	node := filepath.Join(dir, "video0")
+	os.WriteFile(node, nil, 0o644)
+	ch := run(t, devaccess.Camera, filepath.Join(dir, "video*"))
+
+	old := startOpener(t, "old-user", node)
+	if e := next(t, ch); e.Type != event.CameraAccess || e.Process == nil || e.Process.Comm != "old-user" {
+		t.Fatalf("got %+v, want CameraAccess by old-user", e)
+	}
+	// Unplug (the node goes, old-user keeps its fd) and re-plug.
+	if err := os.Remove(node); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(node, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, ch); e.Type != event.CameraReleased || e.Metadata["how"] != "removed" {
+		t.Fatalf("got %+v, want CameraReleased how=removed for the unplugged node", e)
+	}
+	// The re-plugged node reports its own opener. (Under fanotify, that
+	// needs a new mark and handle.)
+	nu := startOpener(t, "new-user", node)
+	if e := next(t, ch); e.Type != event.CameraAccess || e.Process == nil || e.Process.Comm != "new-user" {
+		t.Fatalf("got %+v, want CameraAccess by new-user on the re-plugged node", e)
+	}
+	old.release(t) // the old node's last close is no event of the new one
+	nu.release(t)
+	if e := next(t, ch); e.Type != event.CameraReleased || e.Metadata["how"] != "closed" {
+		t.Fatalf("got %+v, want CameraReleased how=closed", e)
+	}
+	select {
+	case e := <-ch:
+		t.Fatalf("unexpected extra event %+v", e)
+	default:
+	}
+}

@@ -166,7 +166,7 @@ func (w *Watcher) fanHandle(ev fanEvent, emit func(event.Event)) {
 			delete(st.pids, ev.pid)
 		}
 		if len(st.pids) == 0 {
-			w.released(node, st, emit)
+			w.released(node, st, "closed", emit)
 		}
 	}
 }
