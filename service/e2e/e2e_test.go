@@ -266,7 +266,12 @@ func TestUserModeWatchesHome(t *testing.T) {
 	runtime := filepath.Join(dir, "rt")
 	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
 	os.Mkdir(runtime, 0o700)
-	d := startDaemon(t, []string{"--user", "--print"}, "HOME="+home, "XDG_RUNTIME_DIR="+runtime, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	// No session bus: secmon must not autolaunch one (dbus-launch would
+	// leave a private dbus-daemon behind and write ~/.dbus).
+	d := startDaemon(t, []string{"--user", "--print"}, "HOME="+home, "XDG_RUNTIME_DIR="+runtime, "XDG_STATE_HOME="+filepath.Join(dir, "state"), "DBUS_SESSION_BUS_ADDRESS=")
+	if _, err := os.Stat(filepath.Join(home, ".dbus")); err == nil || !strings.Contains(d.stderr.String(), "D-Bus off") {
+		t.Errorf("without a session bus, D-Bus must be off and nothing autolaunched (~/.dbus: %v); stderr:\n%s", err, d.stderr.String())
+	}
 	socket := filepath.Join(runtime, "secmon", "secmon.sock")
 	s := connect(t, socket)
 	s.send(`{"replay_after":0}`)
