@@ -11,6 +11,14 @@
 //     misses an opener that closed before the scan; such an open is reported
 //     as by an unknown process, never dropped.
 //
+// When the opener is a media broker (PipeWire, PulseAudio, JACK), the kernel
+// names only the broker; the event says so (metadata broker) and, where
+// the broker's graph can be read (secmon runs as root or as the broker's
+// user), names the applications whose streams are linked to the device
+// (client, client_pid: PipeWire's peer credentials, re-read from /proc).
+// A broker opens the device once for all its clients: a second application
+// joining a device already open is not an open the kernel reports.
+//
 // inotify also watches the nodes' directories, so devices plugged in later
 // are picked up, and tells when a node goes away.
 package devaccess
@@ -33,6 +41,7 @@ import (
 
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/procinfo"
+	"github.com/pantheros/secmon/service/internal/pwgraph"
 )
 
 // Kind says what the devices are.
@@ -54,9 +63,11 @@ type Watcher struct {
 	globs []string
 	log   *slog.Logger
 	procs *procinfo.Reader
+	graph *pwgraph.Reader
 	proc  string
 	now   func() time.Time
 
+	ctx     context.Context // Run's, for look-ups made while handling an event
 	ready   chan struct{}
 	fd      int
 	fan     *fan              // nil: no CAP_SYS_ADMIN, inotify and /proc only
@@ -70,7 +81,7 @@ type state struct {
 	wd      int32
 	dev     uint64 // st_dev and st_ino of the node watched: a re-plugged
 	ino     uint64 // device gets a new node under the same name
-	opens   int // IN_OPEN minus IN_CLOSE; a lower bound (inotify merges repeats)
+	opens   int    // IN_OPEN minus IN_CLOSE; a lower bound (inotify merges repeats)
 	since   time.Time
 	holders map[int]bool // pids reported for the current use
 	unknown int          // opens of this use no scan could attribute
@@ -92,7 +103,7 @@ func New(kind Kind, globs []string, logger *slog.Logger) (*Watcher, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Watcher{kind: kind, globs: globs, log: logger.With("component", kind.Name),
-		procs: procinfo.New(), proc: "/proc", now: time.Now, ready: make(chan struct{})}, nil
+		procs: procinfo.New(), graph: &pwgraph.Reader{}, proc: "/proc", now: time.Now, ready: make(chan struct{})}, nil
 }
 
 // Attribution says how openers are named, once Ready: "fanotify" (every
@@ -110,6 +121,7 @@ func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Run watches until ctx ends.
 func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
+	w.ctx = ctx
 	readyOnce := sync.OnceFunc(func() { close(w.ready) })
 	defer readyOnce()
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
@@ -347,7 +359,10 @@ func (w *Watcher) opened(node string, st *state, emit func(event.Event)) {
 }
 
 // access is the event for pid opening node; p is what could be read of it
-// (nil when it was gone first).
+// (nil when it was gone first). When the opener is a media broker
+// (PipeWire), the event names the broker as the process and, where its
+// graph can be read, the applications whose streams are linked to the
+// device; the metadata says which is which.
 func (w *Watcher) access(node string, pid int, p *event.Process, attribution string) event.Event {
 	who := "pid " + strconv.Itoa(pid)
 	if p != nil && p.Comm != "" {
@@ -356,9 +371,46 @@ func (w *Watcher) access(node string, pid int, p *event.Process, attribution str
 		p = &event.Process{PID: pid, UID: -1}
 		who += " (gone before it could be named)"
 	}
-	return event.Event{Type: w.kind.Access, Path: node, Process: p,
-		Description: fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node),
-		Metadata:    map[string]string{"mask": "OPEN", "attribution": attribution}}
+	md := map[string]string{"mask": "OPEN", "attribution": attribution}
+	desc := fmt.Sprintf("%s in use: %s opened %s", title(w.kind.Name), who, node)
+	if broker := pwgraph.Broker(p.Comm, p.Exe); broker != "" {
+		md["broker"] = broker
+		clients, err := w.graph.Clients(w.ctx, pid, p.UID, node)
+		var names, pids []string
+		for _, c := range clients {
+			name := c.Name
+			if c.PID > 0 {
+				if cp := w.procs.Lookup(c.PID); cp != nil && cp.Comm != "" {
+					name = cp.Comm
+					if md["client_exe"] == "" {
+						md["client_exe"] = cp.Exe
+					}
+				}
+				pids = append(pids, strconv.Itoa(c.PID))
+			}
+			if name == "" {
+				name = c.Stream
+			}
+			names = append(names, name)
+		}
+		switch {
+		case err != nil:
+			md["client_lookup"] = err.Error()
+			desc = fmt.Sprintf("%s in use: %s, a media broker, opened %s for an application it does not name here (%v)", title(w.kind.Name), who, node, err)
+		case len(names) == 0:
+			md["client_lookup"] = "no stream linked"
+			desc = fmt.Sprintf("%s in use: %s, a media broker, opened %s; no application stream is linked to it yet", title(w.kind.Name), who, node)
+		default:
+			md["client_lookup"] = broker + " graph"
+			md["client"] = strings.Join(names, ", ")
+			md["client_pid"] = strings.Join(pids, ", ")
+			desc = fmt.Sprintf("%s in use: %s through %s opened %s", title(w.kind.Name), md["client"], who, node)
+			if len(pids) > 0 {
+				desc = fmt.Sprintf("%s in use: %s (pid %s) through %s opened %s", title(w.kind.Name), md["client"], md["client_pid"], who, node)
+			}
+		}
+	}
+	return event.Event{Type: w.kind.Access, Path: node, Process: p, Description: desc, Metadata: md}
 }
 
 // released ends the node's use, whichever link saw it end.

@@ -2,10 +2,13 @@ package devaccess_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -235,5 +238,131 @@ func TestReplugWhileHeldWatchesTheNewNode(t *testing.T) {
 	case e := <-ch:
 		t.Fatalf("unexpected extra event %+v", e)
 	default:
+	}
+}
+
+// pipeWire runs a real PipeWire daemon in a private runtime directory with
+// a microphone-like node (ALSA card 0, device 0) and a pw-record stream
+// linked to it, as WirePlumber would link them. It returns the runtime
+// directory and pw-record's pid.
+func pipeWire(t *testing.T) (string, int) {
+	t.Helper()
+	for _, p := range []string{"pipewire", "pw-cli", "pw-dump", "pw-link", "pw-record"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed (Debian: pipewire, pipewire-bin)", p)
+		}
+	}
+	rt, err := os.MkdirTemp("", "secmon-pw-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	conf := filepath.Join(rt, "pw.conf")
+	os.WriteFile(conf, []byte(`context.properties = { core.daemon = true core.name = pipewire-0 support.dbus = false }
+context.spa-libs = { support.* = support/libspa-support audio.convert.* = audioconvert/libspa-audioconvert }
+context.modules = [
+  { name = libpipewire-module-protocol-native }
+  { name = libpipewire-module-client-node }
+  { name = libpipewire-module-adapter }
+  { name = libpipewire-module-link-factory }
+  { name = libpipewire-module-spa-node-factory }
+  { name = libpipewire-module-access }
+]
+`), 0o644)
+	env := append(os.Environ(), "XDG_RUNTIME_DIR="+rt, "PIPEWIRE_RUNTIME_DIR="+rt)
+	bg := func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(name, args...)
+		cmd.Env, cmd.Dir = env, rt
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+		return cmd
+	}
+	run := func(name string, args ...string) []byte {
+		cmd := exec.Command(name, args...)
+		cmd.Env, cmd.Dir = env, rt
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return out
+	}
+	// until retries fn (a query of PipeWire's state) up to a deadline.
+	until := func(what string, fn func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !fn() {
+			if time.Now().After(deadline) {
+				t.Fatalf("PipeWire: %s did not happen within 10s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	bg("pipewire", "-c", conf)
+	until("socket", func() bool { _, err := os.Stat(filepath.Join(rt, "pipewire-0")); return err == nil })
+	run("pw-cli", "create-node", "adapter", `{ factory.name=support.null-audio-sink node.name=fake-mic media.class=Audio/Source api.alsa.pcm.card=0 api.alsa.pcm.device=0 audio.position=[MONO] object.linger=true }`)
+	rec := bg("pw-record", "--target", "fake-mic", "-P", "{ node.name=rec-stream }", filepath.Join(rt, "out.wav"))
+	ids := map[string]string{}
+	until("both nodes", func() bool {
+		var objs []struct {
+			ID   int
+			Info *struct{ Props map[string]any }
+		}
+		cmd := exec.Command("pw-dump")
+		cmd.Env = env
+		out, _ := cmd.Output()
+		json.Unmarshal(out, &objs)
+		for _, o := range objs {
+			if o.Info != nil {
+				if n, ok := o.Info.Props["node.name"].(string); ok {
+					ids[n] = strconv.Itoa(o.ID)
+				}
+			}
+		}
+		return ids["fake-mic"] != "" && ids["rec-stream"] != ""
+	})
+	// Without a session manager, ports appear once someone configures them.
+	format := `format: { mediaType: audio, mediaSubtype: raw, format: F32P, rate: 48000, channels: 1, position: [ MONO ] } }`
+	run("pw-cli", "set-param", ids["fake-mic"], "PortConfig", `{ direction: Input, mode: dsp, monitor: true, `+format)
+	run("pw-cli", "set-param", ids["rec-stream"], "PortConfig", `{ direction: Input, mode: dsp, `+format)
+	until("ports", func() bool {
+		cmd := exec.Command("pw-link", "fake-mic:monitor_MONO", "rec-stream:input_MONO")
+		cmd.Env = env
+		return cmd.Run() == nil
+	})
+	return rt, rec.Process.Pid
+}
+
+// PipeWire opens the microphone for pw-record: the event names pipewire as
+// the opener and broker, and pw-record, read from PipeWire's graph, as the
+// client behind it.
+func TestPipeWireBrokerNamesTheLinkedClient(t *testing.T) {
+	rt, recPID := pipeWire(t)
+	dir := t.TempDir()
+	capture := filepath.Join(dir, "pcmC0D0c")
+	os.WriteFile(capture, nil, 0o644)
+	ch := run(t, devaccess.Microphone, filepath.Join(dir, "pcmC*D*c"))
+
+	// A stand-in broker: a program named pipewire, in PipeWire's runtime
+	// directory, opens the node the way the real one opens /dev/snd.
+	t.Setenv("XDG_RUNTIME_DIR", rt)
+	b := startOpener(t, "pipewire", capture)
+	e := next(t, ch)
+	if e.Type != event.MicrophoneAccess || e.Process == nil || e.Process.Comm != "pipewire" || e.Process.PID != b.cmd.Process.Pid {
+		t.Fatalf("got %+v (process %+v), want MicrophoneAccess with pipewire as the process", e, e.Process)
+	}
+	want := map[string]string{"broker": "pipewire", "client": "pw-record", "client_pid": strconv.Itoa(recPID), "client_lookup": "pipewire graph"}
+	for k, v := range want {
+		if e.Metadata[k] != v {
+			t.Errorf("metadata %s = %q, want %q (all: %v)", k, e.Metadata[k], v, e.Metadata)
+		}
+	}
+	if !strings.Contains(e.Description, "pw-record (pid "+strconv.Itoa(recPID)+") through pipewire") {
+		t.Errorf("description %q does not name the client through the broker", e.Description)
+	}
+	b.release(t)
+	if e := next(t, ch); e.Type != event.MicrophoneReleased {
+		t.Fatalf("got %+v, want MicrophoneReleased", e)
 	}
 }
