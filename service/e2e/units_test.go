@@ -198,3 +198,23 @@ func mustRun(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// secmon.service runs the daemon as the user secmon: --system keeps it in
+// system mode (the system socket and watches), not user mode.
+func TestServiceUserRunsInSystemMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running as another user needs root (CI runs as root)")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv is not installed (Debian: util-linux)")
+	}
+	m := regexp.MustCompile(`(?m)^ExecStart=/usr/bin/secmon-daemon(.*)$`).FindSubmatch(mustRead(t, filepath.Join(unitDir, "secmon.service")))
+	if m == nil {
+		t.Fatal("no ExecStart=/usr/bin/secmon-daemon in secmon.service")
+	}
+	args := append([]string{"--reuid=secmon", "--regid=secmon", "--clear-groups", filepath.Join(bin, "secmon-daemon")}, strings.Fields(string(m[1]))...)
+	out, err := exec.Command("setpriv", append(args, "--check")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "(system mode)") || !strings.Contains(string(out), "socket: /run/secmon/secmon.sock") {
+		t.Fatalf("secmon-daemon%s --check as secmon: %v\n%s", m[1], err, out)
+	}
+}

@@ -46,6 +46,7 @@ func (e *UsageError) Error() string { return e.Err.Error() }
 type flags struct {
 	config   string
 	user     bool
+	system   bool
 	print    bool
 	check    bool
 	logLevel string
@@ -59,11 +60,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		fmt.Fprintf(stderr, "usage: secmon-daemon [flags] [CONFIG.toml]\n\n"+
 			"Without a config, root reads %s (or built-in defaults if it is missing)\n"+
 			"and an ordinary user runs in user mode: socket under $XDG_RUNTIME_DIR, watches on\n"+
-			"your own persistence spots (~/.ssh, ~/.config/autostart, shell start-up files).\n\n", config.SystemConfigPath)
+			"your own persistence spots (~/.ssh, ~/.config/autostart, shell start-up files).\n"+
+			"secmon.service runs it as the user secmon with --system.\n\n", config.SystemConfigPath)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "", "configuration file (TOML); may also be given as the argument")
 	fs.BoolVar(&f.user, "user", false, "use user-mode defaults even as root")
+	fs.BoolVar(&f.system, "system", false, "system mode even when not root (the service user secmon with capabilities)")
 	fs.BoolVar(&f.print, "print", false, "also print each event as a readable line on standard output")
 	fs.BoolVar(&f.check, "check", false, "check the configuration, print what would be watched, and exit")
 	fs.StringVar(&f.logLevel, "log-level", "", "override log_level (trace, debug, info, warn, error)")
@@ -73,6 +76,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			return nil, err
 		}
 		return nil, &UsageError{err}
+	}
+	if f.user && f.system {
+		return nil, &UsageError{errors.New("-user and -system exclude each other")}
 	}
 	if *showVersion {
 		fmt.Fprintln(stderr, "secmon-daemon", version.Version)
@@ -95,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 func (f *flags) loadConfig() (*config.Config, error) {
 	env := config.CurrentEnv()
 	mode := config.SystemMode
-	if f.user || env.UID != 0 {
+	if f.user || (env.UID != 0 && !f.system) {
 		mode = config.UserMode
 	}
 	if f.config != "" {
