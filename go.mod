@@ -9,4 +9,9 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/godbus/dbus/v5 v5.2.4
+require (
+	github.com/godbus/dbus/v5 v5.2.4
+	github.com/jochenvg/go-udev v0.0.0-20240801134859-b65ed646224b
+)
+
+require github.com/jkeiser/iter v0.0.0-20200628201005-c8aa0ae784d1 // indirect
