@@ -176,6 +176,8 @@ type env struct {
 	// camera, if set, is a glob of stand-in camera nodes and turns the
 	// camera monitor on.
 	camera string
+	// usb turns the USB monitor on (run the daemon under umockdev).
+	usb bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -207,7 +209,7 @@ dbus = %q
 [monitors]
 filesystem = true
 network = false
-usb = false
+usb = %v
 camera = %v
 microphone = false
 ssh = false
@@ -219,7 +221,7 @@ devices = %s
 path = %q
 description = "test tree"
 recursive = true
-`, e.socket, e.state, e.dbus, e.camera != "", tomlList(e.camera), e.tree)
+`, e.socket, e.state, e.dbus, e.usb, e.camera != "", tomlList(e.camera), e.tree)
 	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/trigger"
+	"github.com/pantheros/secmon/service/internal/usb"
 )
 
 // notYet names the monitors of [monitors] that this build does not have;
@@ -28,7 +31,6 @@ var notYet = []struct {
 	on   func(config.Monitors) bool
 }{
 	{"network", func(m config.Monitors) bool { return m.Network }},
-	{"usb", func(m config.Monitors) bool { return m.USB }},
 	{"ssh", func(m config.Monitors) bool { return m.SSH }},
 }
 
@@ -40,6 +42,20 @@ type monitorSet struct {
 	cancel   context.CancelFunc
 	wg       *sync.WaitGroup
 	reported map[string]bool
+	// usb outlives reloads that keep it on with the same state
+	// directory: a restarted one would list every device again.
+	usb *usbRun
+}
+
+type usbRun struct {
+	stateDir string
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+func (r *usbRun) stop() {
+	r.cancel()
+	<-r.done
 }
 
 func newMonitorSet(d *daemon) *monitorSet {
@@ -137,6 +153,19 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		}
 		d.emit(status(dev.kind.Name, state, sev, reason))
 	}
+	var oldUSB *usbRun
+	switch {
+	case cfg.Monitors.USB && (m.usb == nil || m.usb.stateDir != cfg.StateDirectory):
+		r, err := m.startUSB(parent, cfg.StateDirectory)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
+		oldUSB, m.usb = m.usb, r
+	case !cfg.Monitors.USB && m.usb != nil:
+		oldUSB, m.usb = m.usb, nil
+	}
 	for _, ny := range notYet {
 		if ny.on(cfg.Monitors) && !m.reported[ny.name] {
 			d.emit(status(ny.name, "unavailable", event.Medium, "this monitor is not in this build of secmon yet"))
@@ -148,6 +177,9 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		m.cancel()
 		m.wg.Wait()
 	}
+	if oldUSB != nil {
+		oldUSB.stop()
+	}
 	m.cancel, m.wg = cancel, wg
 	return nil
 }
@@ -157,6 +189,41 @@ func (m *monitorSet) wait() {
 		m.cancel()
 		m.wg.Wait()
 	}
+	if m.usb != nil {
+		m.usb.stop()
+	}
+}
+
+// startUSB starts the USB monitor and waits until it has listed the
+// devices present (or has failed: without udev it is unavailable).
+func (m *monitorSet) startUSB(parent context.Context, stateDir string) (*usbRun, error) {
+	d := m.d
+	uw, err := usb.New(usb.Config{StateDir: stateDir}, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the usb monitor: %w", err)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	r := &usbRun{stateDir: stateDir, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		err := uw.Run(ctx, d.emit)
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, usb.ErrUnavailable):
+			d.log.Warn("usb monitor unavailable", "err", err)
+			d.emit(status("usb", "unavailable", event.Medium, err.Error()))
+		default:
+			d.log.Error("usb monitor failed", "err", err)
+			d.emit(status("usb", "failed", event.High, err.Error()))
+		}
+	}()
+	select {
+	case <-uw.Ready():
+		d.emit(status("usb", "running", event.Low, "udev events for USB devices; seen devices in "+filepath.Join(stateDir, usb.StoreName)))
+	case <-r.done:
+	case <-parent.Done():
+	}
+	return r, nil
 }
 
 func status(monitor, state string, sev event.Severity, reason string) event.Event {
