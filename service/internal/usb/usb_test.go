@@ -50,7 +50,7 @@ func child(dir string) int {
 		os.Stdout.Write(b)
 	})
 	if err != nil {
-		os.Stderr.WriteString("run: " + err.Error() + "\n")
+		os.Stdout.WriteString("RUNERR " + err.Error() + "\n")
 		return 1
 	}
 	return 0
@@ -59,6 +59,9 @@ func child(dir string) int {
 // needUmockdev skips when the umockdev testbed cannot run here.
 func needUmockdev(t *testing.T) {
 	t.Helper()
+	if !haveCgo {
+		t.Skip("built without cgo: no libudev to test")
+	}
 	if _, err := exec.LookPath("umockdev-wrapper"); err != nil {
 		t.Skip("umockdev-wrapper is not installed (Debian: umockdev)")
 	}
@@ -75,6 +78,7 @@ type bed struct {
 	stdin  io.WriteCloser
 	events chan event.Event
 	ready  chan struct{}
+	failed chan string // a watcher's Run returned an error
 	stderr *lockedBuffer
 	done   chan error
 }
@@ -118,7 +122,7 @@ func startBed(t *testing.T, stateDir string, present ...string) *bed {
 	cmd := exec.Command("umockdev-wrapper", args...)
 	cmd.Env = append(os.Environ(), childEnv+"="+stateDir, "GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	b := &bed{t: t, cmd: cmd, events: make(chan event.Event, 64), ready: make(chan struct{}, 4), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	b := &bed{t: t, cmd: cmd, events: make(chan event.Event, 64), ready: make(chan struct{}, 4), failed: make(chan string, 4), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = b.stderr
 	if b.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -135,6 +139,10 @@ func startBed(t *testing.T, stateDir string, present ...string) *bed {
 		for sc.Scan() {
 			if sc.Text() == "READY" {
 				b.ready <- struct{}{}
+				continue
+			}
+			if msg, ok := strings.CutPrefix(sc.Text(), "RUNERR "); ok {
+				b.failed <- msg
 				continue
 			}
 			var e event.Event
@@ -191,6 +199,8 @@ func (b *bed) waitReady() []event.Event {
 		select {
 		case <-b.ready:
 			return evs
+		case msg := <-b.failed:
+			b.t.Fatalf("the watcher failed: %s", msg)
 		case e, ok := <-b.events:
 			if !ok {
 				b.t.Fatalf("the watcher exited before it was ready; stderr:\n%s", b.stderr.String())
@@ -210,6 +220,8 @@ func (b *bed) next() event.Event {
 			b.t.Fatalf("the testbed exited; stderr:\n%s", b.stderr.String())
 		}
 		return e
+	case msg := <-b.failed:
+		b.t.Fatalf("the watcher failed: %s", msg)
 	case <-time.After(15 * time.Second):
 		b.t.Fatalf("no event within 15 s; stderr:\n%s", b.stderr.String())
 	}
