@@ -22,9 +22,11 @@ type Uevent struct {
 // attrNames are the sysfs attributes read for each device.
 var attrNames = []string{"idVendor", "idProduct", "manufacturer", "product", "serial", "authorized"}
 
-// Device is a USB device as secmon reports it. Every string comes from the
-// device (descriptors, which a malicious device chooses) or from udev, and
-// has been cleaned by Decode: valid UTF-8, no control characters, bounded.
+// Device is a USB device as secmon reports it. The names, serial and port
+// come from the device (descriptors, which a malicious device chooses) or
+// udev, and have been cleaned by Decode: valid UTF-8, no control
+// characters, bounded. Path and Syspath are the kernel's and udev's, kept
+// as they are: they are keys.
 type Device struct {
 	VendorID, ProductID string // four lowercase hex digits, or empty
 	Vendor, Product     string // names
@@ -57,7 +59,7 @@ func Decode(u Uevent) Device {
 		// ID_USB_INTERFACES is set by udev's usb_id; INTERFACE is a single
 		// interface's own "3/1/1" (never on a usb_device, but harmless).
 		Interfaces: InterfaceWords(p("ID_USB_INTERFACES")),
-		Syspath:    clean(u.Syspath),
+		Syspath:    u.Syspath,
 	}
 	switch strings.TrimSpace(a("authorized")) {
 	case "1":
@@ -65,7 +67,7 @@ func Decode(u Uevent) Device {
 	case "0":
 		d.Authorized = "false"
 	}
-	d.Path = clean(u.Devnode)
+	d.Path = u.Devnode
 	if d.Path == "" {
 		d.Path = d.Syspath
 	}
