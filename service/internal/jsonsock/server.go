@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -99,8 +100,9 @@ func peer(c net.Conn) string {
 }
 
 type control struct {
-	req Request
-	err string
+	req    Request
+	filter func(event.Event) bool
+	err    string
 }
 
 func (s *Server) serveClient(ctx context.Context, c net.Conn) {
@@ -131,14 +133,8 @@ func (s *Server) serveClient(ctx context.Context, c net.Conn) {
 				w.Write(append(b, '\n'))
 				break
 			}
-			f, err := m.req.filter()
-			if err != nil {
-				b, _ := json.Marshal(map[string]string{"error": err.Error()})
-				w.Write(append(b, '\n'))
-				break
-			}
-			filter = f
-			s.hub.Change(sub, f, m.req.ReplayAfter)
+			filter = m.filter
+			s.hub.Change(sub, m.filter, m.req.ReplayAfter)
 		case <-sub.Ready():
 		}
 		for {
@@ -179,10 +175,9 @@ func readRequests(ctx context.Context, c net.Conn, out chan<- control) {
 			continue
 		}
 		var m control
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&m.req); err != nil {
-			m.err = "bad request: " + err.Error()
+		var err error
+		if m.req, m.filter, err = ParseRequest(b); err != nil {
+			m.err = err.Error()
 		}
 		select {
 		case out <- m:
@@ -196,6 +191,25 @@ func readRequests(ctx context.Context, c net.Conn, out chan<- control) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// ParseRequest reads one request line: a JSON object with only Request's
+// keys and nothing after it. It returns the filter the client asked for.
+func ParseRequest(line []byte) (Request, func(event.Event) bool, error) {
+	var r Request
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Request{}, nil, fmt.Errorf("bad request: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Request{}, nil, errors.New("bad request: something follows the JSON object")
+	}
+	f, err := r.filter()
+	if err != nil {
+		return Request{}, nil, err
+	}
+	return r, f, nil
 }
 
 func (r Request) filter() (func(event.Event) bool, error) {
