@@ -1,0 +1,414 @@
+// Package follow follows secmon-daemon on the system bus and hands on every
+// event once, in order, whatever happens to the daemon or the bus.
+//
+// It matches the contract's signals by the well-known name, follows
+// NameOwnerChanged for org.pantheros.Secmon, and whenever an owner appears
+// (the daemon started, restarted, or the bus came back) asks it with
+// GetEventsAfter for everything after the last seq it handed on; signals
+// that arrive meanwhile wait in an ordered queue and are skipped when the
+// replay already had them. An EventsCoalesced summary is turned back into
+// its Low and Medium events with GetEventsAfter (High and Critical ones had
+// their own signal); only when that fails is the summary itself handed on.
+//
+// On the first connection, a daemon already running is followed from its
+// current LastSeq (its history is not replayed at login); a daemon that
+// appears later is replayed from its first kept event, so nothing it saw
+// before the notifier caught up is lost. A daemon whose LastSeq is below
+// the last seq handed on restarted without its state, and is replayed from
+// the start.
+package follow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	secmondbus "github.com/pantheros/secmon/dbus"
+	"github.com/pantheros/secmon/notifier/internal/severity"
+)
+
+// Item is one thing to hand on: exactly one field is set.
+type Item struct {
+	Event     *secmondbus.Event
+	Coalesced *Coalesced
+	Status    *Status
+}
+
+// Coalesced is an EventsCoalesced summary whose events could not be
+// fetched back.
+type Coalesced struct {
+	FirstSeq, LastSeq uint64
+	Count             uint32
+	ByType            map[string]uint32
+}
+
+// Status says whether the daemon is being followed.
+type Status struct {
+	// Up: an owner of org.pantheros.Secmon is followed, and caught up.
+	Up bool
+	// Denied: the bus refused GetEventsAfter (the user is not in group
+	// secmon), so no events will come either.
+	Denied bool
+	// LastSeq is the last seq handed on.
+	LastSeq uint64
+	// Err says why the daemon is not followed, when known.
+	Err error
+}
+
+// Options configure a Follower.
+type Options struct {
+	// Connect opens the bus; nil is dbus.ConnectSystemBus.
+	Connect func(opts ...dbus.ConnOption) (*dbus.Conn, error)
+	Logger  *slog.Logger
+	// PageSize bounds one GetEventsAfter answer; 0 is 500.
+	PageSize uint32
+	// CallTimeout bounds each call to the daemon; 0 is 10 s.
+	CallTimeout time.Duration
+}
+
+// Follower follows the daemon. Use it from one goroutine.
+type Follower struct {
+	o   Options
+	log *slog.Logger
+
+	owner      string
+	lastSeq    uint64
+	synced     bool // lastSeq has a starting point
+	sawAbsent  bool // there was a time without a daemon since start
+	replayedTo uint64
+	foldedTo   uint64
+	up         *bool // the last Status sent, nil before the first
+}
+
+// New returns a Follower.
+func New(o Options) *Follower {
+	if o.Connect == nil {
+		o.Connect = dbus.ConnectSystemBus
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PageSize == 0 {
+		o.PageSize = 500
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	return &Follower{o: o, log: o.Logger.With("component", "follow")}
+}
+
+var errLost = errors.New("lost the system bus")
+
+// Run follows until ctx ends, reconnecting to the bus with a growing pause
+// while it is unreachable. Items go to out in order.
+func (f *Follower) Run(ctx context.Context, out chan<- Item) error {
+	wait := 100 * time.Millisecond
+	for {
+		conn, err := f.o.Connect(dbus.WithSignalHandler(dbus.NewSequentialSignalHandler()), dbus.WithContext(ctx))
+		if err == nil {
+			wait = 100 * time.Millisecond
+			err = f.session(ctx, conn, out)
+			conn.Close()
+		} else {
+			err = fmt.Errorf("cannot connect to the system bus: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.owner = ""
+		f.sawAbsent = true
+		f.down(ctx, out, err)
+		f.log.Debug("reconnecting", "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item) error {
+	ch := make(chan *dbus.Signal, 64)
+	conn.Signal(ch)
+	if err := conn.AddMatchSignal(dbus.WithMatchSender(secmondbus.BusName),
+		dbus.WithMatchObjectPath(secmondbus.ObjectPath), dbus.WithMatchInterface(secmondbus.Interface)); err != nil {
+		return fmt.Errorf("cannot subscribe to %s: %w", secmondbus.Interface, err)
+	}
+	if err := conn.AddMatchSignal(dbus.WithMatchSender("org.freedesktop.DBus"), dbus.WithMatchInterface("org.freedesktop.DBus"),
+		dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, secmondbus.BusName)); err != nil {
+		return fmt.Errorf("cannot follow the owner of %s: %w", secmondbus.BusName, err)
+	}
+	var owner string
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, secmondbus.BusName).Store(&owner)
+	if err != nil && !isDBusError(err, "org.freedesktop.DBus.Error.NameHasNoOwner") {
+		return fmt.Errorf("cannot ask who owns %s: %w", secmondbus.BusName, err)
+	}
+	if owner != "" {
+		if err := f.appeared(ctx, conn, owner, out); err != nil {
+			return err
+		}
+	} else {
+		f.sawAbsent = true
+		f.down(ctx, out, fmt.Errorf("%s is not on the system bus", secmondbus.BusName))
+	}
+	for {
+		var s *dbus.Signal
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-conn.Context().Done():
+			return errLost
+		case s, ok = <-ch:
+			if !ok {
+				return errLost
+			}
+		}
+		switch s.Name {
+		case "org.freedesktop.DBus.NameOwnerChanged":
+			name, old, now, ok := nameOwnerChanged(s.Body)
+			if !ok || name != secmondbus.BusName {
+				continue
+			}
+			switch {
+			case now == "" && old == f.owner:
+				f.owner = ""
+				f.sawAbsent = true
+				f.log.Info("secmon-daemon left the bus", "last_seq", f.lastSeq)
+				f.down(ctx, out, fmt.Errorf("%s left the system bus", secmondbus.BusName))
+			case now != "" && now != f.owner:
+				if err := f.appeared(ctx, conn, now, out); err != nil {
+					return err
+				}
+			}
+		case secmondbus.SignalEventMember:
+			if s.Sender != f.owner || f.owner == "" {
+				continue
+			}
+			ev, err := secmondbus.DecodeEvent(s.Body)
+			if err != nil {
+				f.log.Warn("ignoring a malformed Event signal", "err", err)
+				continue
+			}
+			if ev.Seq > f.lastSeq {
+				f.lastSeq = ev.Seq
+				if !send(ctx, out, Item{Event: &ev}) {
+					return nil
+				}
+			}
+		case secmondbus.SignalCoalescedMember:
+			if s.Sender != f.owner || f.owner == "" {
+				continue
+			}
+			c, err := decodeCoalesced(s.Body)
+			if err != nil {
+				f.log.Warn("ignoring a malformed EventsCoalesced signal", "err", err)
+				continue
+			}
+			if err := f.unfold(ctx, conn, c, out); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// appeared starts following a new owner: find where to start, replay.
+func (f *Follower) appeared(ctx context.Context, conn *dbus.Conn, owner string, out chan<- Item) error {
+	f.owner = owner
+	obj := conn.Object(secmondbus.BusName, secmondbus.ObjectPath)
+	newest, err := f.daemonLastSeq(ctx, obj)
+	if err != nil {
+		// GetEventsAfter answers with the newest seq too.
+		var err2 error
+		if _, newest, err2 = f.getEventsAfter(ctx, obj, ^uint64(0)); err2 == nil {
+			err = nil
+		}
+	}
+	switch {
+	case !f.synced && !f.sawAbsent && err == nil:
+		f.lastSeq = newest // running before us: its history is not news
+	case !f.synced:
+		f.lastSeq = 0
+	case err == nil && newest < f.lastSeq:
+		f.log.Warn("secmon-daemon's event numbers went back (restarted without its state?); replaying all it kept",
+			"last_seq", f.lastSeq, "daemon_last_seq", newest)
+		f.lastSeq = 0
+	}
+	f.synced = true
+	f.replayedTo, f.foldedTo = f.lastSeq, f.lastSeq
+	from := f.lastSeq
+	denied, err := f.replay(ctx, obj, out)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil && !denied {
+		return err
+	}
+	f.log.Info("following secmon-daemon", "owner", owner, "replayed", f.lastSeq-min(from, f.lastSeq), "last_seq", f.lastSeq, "denied", denied)
+	up := true
+	f.up = &up
+	st := &Status{Up: true, Denied: denied, LastSeq: f.lastSeq}
+	if denied {
+		st.Err = err
+	}
+	send(ctx, out, Item{Status: st})
+	return nil
+}
+
+// replay hands on every kept event after lastSeq.
+func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- Item) (denied bool, err error) {
+	for {
+		evs, last, err := f.getEventsAfter(ctx, obj, f.lastSeq)
+		if err != nil {
+			if isDBusError(err, "org.freedesktop.DBus.Error.AccessDenied") {
+				return true, fmt.Errorf("cannot replay secmon's events: %w", err)
+			}
+			return false, fmt.Errorf("cannot replay secmon's events: %w", err)
+		}
+		for i := range evs {
+			if evs[i].Seq <= f.lastSeq {
+				continue
+			}
+			f.lastSeq = evs[i].Seq
+			if !send(ctx, out, Item{Event: &evs[i]}) {
+				return false, ctx.Err()
+			}
+		}
+		if uint32(len(evs)) < f.o.PageSize {
+			// Everything up to last was in the answers.
+			f.replayedTo = max(f.replayedTo, last)
+			return false, nil
+		}
+	}
+}
+
+// unfold hands on the Low and Medium events a summary stands for.
+func (f *Follower) unfold(ctx context.Context, conn *dbus.Conn, c Coalesced, out chan<- Item) error {
+	done := max(f.replayedTo, f.foldedTo)
+	if c.LastSeq <= done {
+		return nil
+	}
+	obj := conn.Object(secmondbus.BusName, secmondbus.ObjectPath)
+	after := max(c.FirstSeq-1, done)
+	fetched := 0
+	for after < c.LastSeq {
+		evs, _, err := f.getEventsAfter(ctx, obj, after)
+		if err != nil {
+			f.log.Warn("cannot fetch the events of a storm; showing its counts", "first_seq", c.FirstSeq, "last_seq", c.LastSeq, "err", err)
+			send(ctx, out, Item{Coalesced: &c})
+			break
+		}
+		if len(evs) == 0 {
+			break // no longer kept: the daemon reports that itself
+		}
+		for i := range evs {
+			e := &evs[i]
+			after = e.Seq
+			if e.Seq > c.LastSeq {
+				break
+			}
+			if severity.Of(e.Severity) >= severity.High {
+				continue // had its own Event signal
+			}
+			fetched++
+			if !send(ctx, out, Item{Event: e}) {
+				return nil
+			}
+		}
+	}
+	f.log.Debug("unfolded a storm", "count", c.Count, "fetched", fetched)
+	f.foldedTo = c.LastSeq
+	f.lastSeq = max(f.lastSeq, c.LastSeq)
+	return nil
+}
+
+func (f *Follower) getEventsAfter(ctx context.Context, obj dbus.BusObject, after uint64) ([]secmondbus.Event, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.CallTimeout)
+	defer cancel()
+	var evs []secmondbus.Event
+	var last uint64
+	err := obj.CallWithContext(ctx, secmondbus.Interface+"."+secmondbus.MethodGetEventsAfter, 0, after, f.o.PageSize).Store(&evs, &last)
+	return evs, last, err
+}
+
+// daemonLastSeq reads the LastSeq property (public under the shipped
+// policy).
+func (f *Follower) daemonLastSeq(ctx context.Context, obj dbus.BusObject) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.CallTimeout)
+	defer cancel()
+	var v dbus.Variant
+	if err := obj.CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, secmondbus.Interface, "LastSeq").Store(&v); err != nil {
+		return 0, fmt.Errorf("cannot read LastSeq: %w", err)
+	}
+	n, ok := v.Value().(uint64)
+	if !ok {
+		return 0, fmt.Errorf("cannot read LastSeq: it is %s, want t", v.Signature())
+	}
+	return n, nil
+}
+
+// down reports the daemon absent, once per absence.
+func (f *Follower) down(ctx context.Context, out chan<- Item, why error) {
+	if f.up != nil && !*f.up {
+		return
+	}
+	up := false
+	f.up = &up
+	send(ctx, out, Item{Status: &Status{LastSeq: f.lastSeq, Err: why}})
+}
+
+func send(ctx context.Context, out chan<- Item, it Item) bool {
+	select {
+	case out <- it:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func nameOwnerChanged(body []any) (name, old, now string, ok bool) {
+	if len(body) != 3 {
+		return "", "", "", false
+	}
+	name, ok1 := body[0].(string)
+	old, ok2 := body[1].(string)
+	now, ok3 := body[2].(string)
+	return name, old, now, ok1 && ok2 && ok3
+}
+
+func decodeCoalesced(body []any) (Coalesced, error) {
+	var c Coalesced
+	if len(body) != 4 {
+		return c, fmt.Errorf("cannot decode EventsCoalesced: %d arguments, want 4", len(body))
+	}
+	var ok [4]bool
+	c.FirstSeq, ok[0] = body[0].(uint64)
+	c.LastSeq, ok[1] = body[1].(uint64)
+	c.Count, ok[2] = body[2].(uint32)
+	c.ByType, ok[3] = body[3].(map[string]uint32)
+	for i, good := range ok {
+		if !good {
+			return Coalesced{}, fmt.Errorf("cannot decode EventsCoalesced: argument %d is %T", i, body[i])
+		}
+	}
+	if c.FirstSeq == 0 || c.LastSeq < c.FirstSeq {
+		return Coalesced{}, fmt.Errorf("cannot decode EventsCoalesced: seq range %d..%d", c.FirstSeq, c.LastSeq)
+	}
+	return c, nil
+}
+
+func isDBusError(err error, name string) bool {
+	var e dbus.Error
+	if errors.As(err, &e) {
+		return e.Name == name
+	}
+	var pe *dbus.Error
+	return errors.As(err, &pe) && pe.Name == name
+}
