@@ -1,0 +1,389 @@
+// Package notifier wires secmon-notifier: it reads notifier.toml, follows
+// secmon-daemon on the system bus (follow), decides what is shown (filter),
+// groups events into incidents (incident), words them (present) and shows
+// them on the session bus (desktop), and answers the actions. One goroutine
+// owns all of that state; the bus sides run in their own.
+package notifier
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/pantheros/secmon/notifier/internal/config"
+	"github.com/pantheros/secmon/notifier/internal/desktop"
+	"github.com/pantheros/secmon/notifier/internal/details"
+	"github.com/pantheros/secmon/notifier/internal/filter"
+	"github.com/pantheros/secmon/notifier/internal/follow"
+	"github.com/pantheros/secmon/notifier/internal/incident"
+	"github.com/pantheros/secmon/notifier/internal/present"
+	"github.com/pantheros/secmon/notifier/internal/severity"
+)
+
+// Fixed names: the app name servers show, and the desktop-entry hint, which
+// must match data/secmon-notifier.desktop.
+const (
+	AppName      = "Security monitor"
+	DesktopEntry = "secmon-notifier"
+)
+
+// MuteFor is how long "Mute for 1 hour" mutes.
+const MuteFor = time.Hour
+
+// keep bounds the notifications remembered for their actions.
+const keep = 256
+
+// UsageError is a bad command line (exit code 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Run is secmon-notifier's main: it returns when ctx ends (a normal exit).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("secmon-notifier", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath(), "configuration file (TOML); read if present")
+	check := fs.Bool("check", false, "check the configuration and exit")
+	logLevel := fs.String("log-level", "", "override log_level (debug, info, warn, error)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: secmon-notifier [flags]\n\nShows secmon's events as desktop notifications. See the README, \"Desktop notifications\".\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &UsageError{err}
+	}
+	if fs.NArg() > 0 {
+		return &UsageError{fmt.Errorf("unexpected arguments: %q", fs.Args())}
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "secmon-notifier", version())
+		return nil
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, cfgErr := config.Load(*path, explicit)
+	if *check {
+		if cfgErr != nil {
+			return cfgErr
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", *path)
+		return nil
+	}
+	if cfg == nil {
+		// A bad file must not leave the desktop without security
+		// notifications: run on the defaults and say so.
+		cfg = config.Defaults()
+	}
+	level := cfg.LogLevel
+	if *logLevel != "" {
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return &UsageError{fmt.Errorf("-log-level: %w", err)}
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a := newApp(cfg, log)
+	if cfgErr != nil {
+		log.Error("configuration refused; using the defaults", "err", cfgErr)
+		a.problem = cfgErr
+	}
+	return a.run(ctx)
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+type shown struct {
+	key   string
+	incID uint64
+	note  present.Note
+	seq   uint64
+	first uint64
+	count int
+	mutes []incident.MuteKey
+	what  string
+}
+
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	style   present.Style
+	filter  *filter.Filter
+	tracker *incident.Tracker
+	desk    *desktop.Desktop
+	follow  *follow.Follower
+	now     func() time.Time
+	problem error
+
+	shown  map[string]*shown
+	order  []string
+	heldN  int
+	notify func(state string) // sd_notify
+
+	up, known    bool // the daemon is followed; known: a Status came
+	downSince    time.Time
+	warned       bool // the absence warning is on screen
+	deniedWarned bool
+}
+
+func newApp(cfg *config.Config, log *slog.Logger) *app {
+	st := present.Style{Urgency: map[string]present.Urgency{}, Icon: map[string]string{}}
+	for t, o := range cfg.Types {
+		if o.Urgency != nil {
+			st.Urgency[t] = *o.Urgency
+		}
+		if o.Icon != "" {
+			st.Icon[t] = o.Icon
+		}
+	}
+	return &app{
+		cfg: cfg, log: log, style: st,
+		filter:  filter.New(cfg),
+		tracker: incident.New(),
+		desk:    desktop.New(desktop.Options{AppName: AppName, DesktopEntry: DesktopEntry, Logger: log}),
+		follow:  follow.New(follow.Options{Logger: log}),
+		now:     time.Now,
+		shown:   map[string]*shown{},
+		notify:  func(s string) { sddaemon.SdNotify(false, s) },
+	}
+}
+
+func (a *app) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan follow.Item, 256)
+	done := make(chan struct{}, 2)
+	go func() { a.follow.Run(ctx, items); done <- struct{}{} }()
+	go func() { a.desk.Run(ctx); done <- struct{}{} }()
+	defer func() { cancel(); <-done; <-done }()
+
+	a.log.Info("starting", "config", a.cfg.Source, "min_severity", a.cfg.MinSeverity.String())
+	a.notify("READY=1\nSTATUS=starting")
+	if a.problem != nil {
+		a.show("secmon:config", a.style.Problem("secmon-notifier: configuration refused, using the defaults", a.problem), nil)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if next := a.next(); next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		select {
+		case <-ctx.Done():
+			a.notify("STOPPING=1")
+			return nil
+		case it := <-items:
+			a.item(it)
+		case ev := <-a.desk.Events():
+			a.desktopEvent(ev)
+		case <-timer.C:
+		}
+		a.due(a.now())
+	}
+}
+
+// next is the earliest time something is due.
+func (a *app) next() time.Time {
+	var next time.Time
+	for _, t := range []time.Time{a.tracker.Next(), a.filter.Next(), a.absentAt()} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
+}
+
+func (a *app) absentAt() time.Time {
+	if !a.known || a.up || a.warned || a.cfg.DaemonAbsentWarning == 0 {
+		return time.Time{}
+	}
+	return a.downSince.Add(a.cfg.DaemonAbsentWarning)
+}
+
+func (a *app) due(now time.Time) {
+	for _, inc := range a.tracker.Due(now) {
+		a.showIncident(inc)
+	}
+	for _, h := range a.filter.Due(now) {
+		a.heldN++
+		a.show("held-"+strconv.Itoa(a.heldN), a.style.Held(h.Why, h.Count, h.ByType, now), nil)
+	}
+	if at := a.absentAt(); !at.IsZero() && !now.Before(at) {
+		a.warned = true
+		a.log.Warn("secmon-daemon has been absent too long", "since", a.downSince)
+		a.show("secmon:absent", a.style.DaemonAbsent(a.downSince), nil)
+	}
+}
+
+func (a *app) item(it follow.Item) {
+	now := a.now()
+	switch {
+	case it.Event != nil:
+		e := *it.Event
+		if v := a.filter.Check(e, now); v != filter.Show {
+			a.log.Debug("not shown", "seq", e.Seq, "type", e.Type, "severity", e.Severity, "why", v.String())
+			return
+		}
+		for _, inc := range a.tracker.Add(e, now) {
+			a.showIncident(inc)
+		}
+	case it.Coalesced != nil:
+		c := it.Coalesced
+		a.show("coalesced-"+strconv.FormatUint(c.FirstSeq, 10), a.style.Coalesced(c.Count, c.ByType, now), nil)
+	case it.Status != nil:
+		a.status(*it.Status, now)
+	}
+}
+
+func (a *app) status(s follow.Status, now time.Time) {
+	wasKnown := a.known
+	a.known = true
+	switch {
+	case s.Up && s.Denied:
+		a.up = true
+		a.notify("STATUS=secmon-daemon refuses this user its events (not in group secmon?)")
+		if !a.deniedWarned {
+			a.deniedWarned = true
+			a.log.Error("the system bus refuses secmon's events to this user: add it to group secmon", "err", s.Err)
+			a.show("secmon:denied", a.style.Denied(now), nil)
+		}
+	case s.Up:
+		a.up = true
+		a.notify(fmt.Sprintf("STATUS=following secmon-daemon (last seq %d)", s.LastSeq))
+		if a.warned {
+			a.warned = false
+			a.show("secmon:absent", a.style.DaemonBack(now), nil)
+		}
+	default:
+		if a.up || !wasKnown {
+			a.downSince = now
+		}
+		a.up = false
+		a.notify("STATUS=waiting for secmon-daemon on the system bus")
+		a.log.Info("waiting for secmon-daemon", "why", s.Err)
+	}
+}
+
+func (a *app) showIncident(inc *incident.Incident) {
+	key := "incident-" + strconv.FormatUint(inc.ID, 10)
+	a.style.Markup = a.desk.Markup()
+	note := a.style.Incident(inc)
+	actions := []desktop.Action{{Key: "default", Label: "Details"}}
+	if inc.Severity < severity.Critical {
+		// Critical is never muted, as quiet hours never hold it back.
+		actions = append(actions, desktop.Action{Key: "mute", Label: "Mute for 1 hour"})
+	}
+	a.show(key, note, actions)
+	a.remember(&shown{key: key, incID: inc.ID, note: note, seq: inc.Last.Seq, first: inc.First.Seq,
+		count: inc.Count, mutes: muteKeys(inc), what: describe(inc)})
+}
+
+func (a *app) show(key string, n present.Note, actions []desktop.Action) {
+	if err := a.desk.Show(key, n, actions); err != nil {
+		a.log.Debug("notification held", "key", key, "summary", n.Summary, "err", err)
+	}
+}
+
+func (a *app) remember(s *shown) {
+	if _, ok := a.shown[s.key]; !ok {
+		a.order = append(a.order, s.key)
+		if len(a.order) > keep {
+			delete(a.shown, a.order[0])
+			a.order = a.order[1:]
+		}
+	}
+	a.shown[s.key] = s
+}
+
+func (a *app) desktopEvent(ev desktop.Event) {
+	s := a.shown[ev.Key]
+	if s == nil || ev.Action == "" {
+		return
+	}
+	switch ev.Action {
+	case "default":
+		argv := a.cfg.DetailsCommand
+		if len(argv) == 0 {
+			var err error
+			if argv, err = details.DefaultCommand(exec.LookPath); err != nil {
+				a.log.Warn("cannot show details", "err", err)
+				return
+			}
+		}
+		argv = details.Expand(argv, details.Values{Seq: s.seq, FirstSeq: s.first, Count: s.count})
+		if err := details.Start(argv, a.log); err != nil {
+			a.log.Warn("cannot show details", "err", err)
+			return
+		}
+		a.log.Info("details", "argv", argv)
+	case "mute":
+		if len(s.mutes) == 0 {
+			return
+		}
+		until := a.now().Add(MuteFor)
+		a.filter.Mute(s.mutes, s.what, until)
+		a.tracker.End(s.incID)
+		a.log.Info("muted", "what", s.what, "until", until)
+		a.style.Markup = a.desk.Markup()
+		s.note = a.style.Muted(s.note, s.what, until)
+		s.mutes = nil
+		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: "Details"}})
+	}
+}
+
+// muteKeys are what muting inc covers: its types for its sources. A device
+// use is muted by who opened it; its release follows (see filter).
+func muteKeys(inc *incident.Incident) []incident.MuteKey {
+	return append([]incident.MuteKey(nil), inc.Mutes...)
+}
+
+// describe names what a mute of inc covers, for people.
+func describe(inc *incident.Incident) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, m := range inc.Mutes {
+		s := m.Type + " " + sourceWords(m.Source)
+		if !seen[s] {
+			seen[s] = true
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sourceWords(src string) string {
+	kind, v, _ := strings.Cut(src, ":")
+	switch kind {
+	case "watch":
+		return "under " + v
+	case "program":
+		return "by " + v
+	case "address":
+		return "from " + v
+	case "usb":
+		return "for USB device " + v
+	case "port":
+		return "on port " + v
+	}
+	return "for " + v
+}
+
