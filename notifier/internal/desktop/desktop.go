@@ -387,4 +387,6 @@ func wellFormed(member string, body []any) bool {
 // it does not handle.
 type printf struct{ log *slog.Logger }
 
-func (p printf) Printf(format string, v ...any) { p.log.Debug(fmt.Sprintf(format, v...), "from", "notify") }
+func (p printf) Printf(format string, v ...any) {
+	p.log.Debug(fmt.Sprintf(format, v...), "from", "notify")
+}

@@ -386,4 +386,3 @@ func sourceWords(src string) string {
 	}
 	return "for " + v
 }
-
