@@ -125,3 +125,221 @@ func TestStormIsOneNotificationWithTheCount(t *testing.T) {
 		}
 	}
 }
+
+// "Mute for 1 hour", invoked through the server's ActionInvoked signal,
+// stops that type from that source; other notifications still come.
+func TestMuteStopsThatType(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	n := w.startNotifier("")
+	following(n)
+	a := filepath.Join(w.tree, "first")
+	os.WriteFile(a, nil, 0o644)
+	shown := w.mock.waitCall("the first file", func(c notifyCall) bool { return strings.Contains(c.Body, a) })
+	if !slices.Contains(shown.Actions, "mute") {
+		t.Fatalf("no mute action in %q", shown.Actions)
+	}
+	w.mock.invoke(shown.ID, "mute")
+	w.mock.waitCall("the muted notice", func(c notifyCall) bool {
+		return strings.HasPrefix(c.Summary, "Muted: ") && strings.Contains(c.Body, "FileCreate under "+w.tree)
+	})
+
+	b := filepath.Join(w.tree, "second")
+	os.WriteFile(b, nil, 0o644)
+	// An event after it, not muted: once it is shown, the muted one has
+	// been handled.
+	os.Remove(a)
+	w.mock.waitCall("the unmuted delete", func(c notifyCall) bool { return strings.Contains(c.Body, "Deleted "+a) })
+	for _, c := range w.mock.calls() {
+		if strings.Contains(c.Body, b) {
+			t.Fatalf("a muted FileCreate was shown: %q / %q", c.Summary, c.Body)
+		}
+	}
+}
+
+// The Details action runs the configured argv with the event's seq, and a
+// malformed ActionInvoked from anyone on the session bus crashes nothing.
+func TestDetailsRunsTheCommand(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	marker := filepath.Join(w.dir, "details")
+	n := w.startNotifier(fmt.Sprintf("details_command = [\"touch\", %q]\n", marker+"-{seq}"))
+	following(n)
+	f := filepath.Join(w.tree, "look")
+	os.WriteFile(f, nil, 0o644)
+	shown := w.mock.waitCall("the file", func(c notifyCall) bool { return strings.Contains(c.Body, f) })
+	var seq uint64
+	for _, e := range eventsAfter(t, busConn(t, w.sys), 0) {
+		if e.Path == f {
+			seq = e.Seq
+		}
+	}
+	if seq == 0 {
+		t.Fatal("the daemon does not have the event")
+	}
+	w.mock.emit("ActionInvoked", "ss", "not a number", "default") // wrong shape: dropped
+	w.mock.invoke(shown.ID, "default")
+	eventually(t, "Details ran touch "+marker+"-"+strconv.FormatUint(seq, 10), func() bool {
+		_, err := os.Stat(marker + "-" + strconv.FormatUint(seq, 10))
+		return err == nil
+	})
+	select {
+	case <-n.exited:
+		t.Fatal("the notifier exited")
+	default:
+	}
+}
+
+// The daemon crashes and comes back: the notifier follows the new owner.
+// Then the notifier is cut off (stopped, the bus restarted under it) while
+// the daemon restarts and sees a change: after it reconnects, it fetches
+// and shows that change, once.
+func TestDaemonRestartLosesNothing(t *testing.T) {
+	w := newWorld(t)
+	d := w.startDaemon()
+	n := w.startNotifier("")
+	following(n)
+	before := filepath.Join(w.tree, "before")
+	os.WriteFile(before, nil, 0o644)
+	w.mock.waitCall("before", func(c notifyCall) bool { return strings.Contains(c.Body, before) })
+
+	d.kill()
+	d = w.startDaemon()
+	following(n)
+	afterCrash := filepath.Join(w.tree, "after-crash")
+	os.WriteFile(afterCrash, nil, 0o644)
+	w.mock.waitCall("after the crash", func(c notifyCall) bool { return strings.Contains(c.Body, afterCrash) })
+
+	// Cut the notifier off: stopped, it cannot read; the bus restart
+	// drops its connection, so the signals of what follows never reach it.
+	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	d.stop()
+	w.sys.Restart(t)
+	w.startDaemon()
+	missed := filepath.Join(w.tree, "while-cut-off")
+	os.WriteFile(missed, nil, 0o644)
+	conn := busConn(t, w.sys)
+	eventually(t, "the daemon has the change", func() bool {
+		for _, e := range eventsAfter(t, conn, 0) {
+			if e.Path == missed {
+				return true
+			}
+		}
+		return false
+	})
+	if err := n.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	w.mock.waitCall("the change made while cut off", func(c notifyCall) bool { return strings.Contains(c.Body, missed) })
+	following(n)
+	// Handed on twice, it would be counted twice: three files were
+	// created, so no notification may count more; shown alone, once.
+	alone := 0
+	for _, c := range w.mock.calls() {
+		if !strings.Contains(c.Body, missed) {
+			continue
+		}
+		var k int
+		if _, err := fmt.Sscanf(c.Body, "%d changes", &k); err == nil {
+			if k > 3 {
+				t.Errorf("%d changes counted, but 3 files were created: %q", k, c.Body)
+			}
+		} else if c.ReplacesID == 0 {
+			alone++
+		}
+	}
+	if alone > 1 {
+		t.Errorf("the missed change was shown %d times:%s", alone, summaries(w.mock.calls()))
+	}
+}
+
+// Started before the daemon, the notifier waits; after
+// daemon_absent_warning it says once that the daemon is not running, and
+// replaces that when the daemon comes; what the daemon saw first is shown.
+func TestStartsBeforeTheDaemonAndWarnsOnce(t *testing.T) {
+	w := newWorld(t)
+	n := w.startNotifier("daemon_absent_warning = \"1s\"\n")
+	n.notify.waitFor("STATUS=waiting", n.exited)
+	warning := w.mock.waitCall("the absence warning", func(c notifyCall) bool { return c.Summary == "Security monitor is not running" })
+	if u, _ := warning.urgency(); u != 2 {
+		t.Errorf("warning urgency %d, want 2", u)
+	}
+	w.startDaemon()
+	back := w.mock.waitCall("back", func(c notifyCall) bool { return c.Summary == "Security monitor is running again" })
+	if back.ReplacesID != warning.ID {
+		t.Errorf("the all-clear replaces %d, want the warning %d", back.ReplacesID, warning.ID)
+	}
+	f := filepath.Join(w.tree, "first-after-start")
+	os.WriteFile(f, nil, 0o644)
+	w.mock.waitCall("the first change", func(c notifyCall) bool { return strings.Contains(c.Body, f) })
+	warnings := 0
+	for _, c := range w.mock.calls() {
+		if c.Summary == "Security monitor is not running" {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("%d absence warnings, want 1", warnings)
+	}
+}
+
+// The notification server goes away and another takes its place (a shell
+// reload): what happened meanwhile is shown on the new one, and new
+// notifications do not reuse the old server's ids.
+func TestNotificationServerRestart(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	n := w.startNotifier("")
+	following(n)
+	one := filepath.Join(w.tree, "one")
+	os.WriteFile(one, nil, 0o644)
+	w.mock.waitCall("one", func(c notifyCall) bool { return strings.Contains(c.Body, one) })
+	w.mock.stop()
+	eventually(t, "the server's name is gone", func() bool {
+		var has bool
+		busConn(t, w.session).BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, notifName).Store(&has)
+		return !has
+	})
+	// Wait out the first incident's window, so that what follows is a new
+	// notification, not an update.
+	during := filepath.Join(w.tree, "during")
+	os.WriteFile(during, nil, 0o644)
+	conn := busConn(t, w.sys)
+	eventually(t, "the daemon has the change", func() bool {
+		for _, e := range eventsAfter(t, conn, 0) {
+			if e.Path == during {
+				return true
+			}
+		}
+		return false
+	})
+	w.mock = startMock(t, w.session)
+	got := w.mock.waitCall("the change made without a server", func(c notifyCall) bool { return strings.Contains(c.Body, during) })
+	if got.ReplacesID != 0 {
+		t.Errorf("on the new server the notification replaces id %d of the old one", got.ReplacesID)
+	}
+}
+
+// A storm beyond the daemon's signal budget comes partly as EventsCoalesced
+// summaries; the notifier fetches the folded events back, so its count is
+// the whole storm.
+func TestFoldedStormIsCountedInFull(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	n := w.startNotifier("")
+	following(n)
+	const count = 700 // well past a burst of 200
+	for i := range count {
+		if err := os.WriteFile(filepath.Join(w.tree, fmt.Sprintf("g%03d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.mock.waitCall("the whole storm counted", func(c notifyCall) bool {
+		return strings.Contains(c.Body, strconv.Itoa(count)+" changes")
+	})
+	if !strings.Contains(n.out.String(), "unfolded a storm") {
+		t.Errorf("the daemon folded nothing (no EventsCoalesced), so this test proved less than it should")
+	}
+}
