@@ -243,15 +243,14 @@ func (f *Follower) appeared(ctx context.Context, conn *dbus.Conn, owner string, 
 	}
 	f.synced = true
 	f.replayedTo, f.foldedTo = f.lastSeq, f.lastSeq
-	from := f.lastSeq
-	denied, err := f.replay(ctx, obj, out)
+	replayed, denied, err := f.replay(ctx, obj, out)
 	if ctx.Err() != nil {
 		return nil
 	}
 	if err != nil && !denied {
 		return err
 	}
-	f.log.Info("following secmon-daemon", "owner", owner, "replayed", f.lastSeq-min(from, f.lastSeq), "last_seq", f.lastSeq, "denied", denied)
+	f.log.Info("following secmon-daemon", "owner", owner, "replayed", replayed, "last_seq", f.lastSeq, "denied", denied)
 	up := true
 	f.up = &up
 	st := &Status{Up: true, Denied: denied, LastSeq: f.lastSeq}
@@ -263,28 +262,27 @@ func (f *Follower) appeared(ctx context.Context, conn *dbus.Conn, owner string, 
 }
 
 // replay hands on every kept event after lastSeq.
-func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- Item) (denied bool, err error) {
+func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- Item) (n int, denied bool, err error) {
 	for {
 		evs, last, err := f.getEventsAfter(ctx, obj, f.lastSeq)
 		if err != nil {
-			if isDBusError(err, "org.freedesktop.DBus.Error.AccessDenied") {
-				return true, fmt.Errorf("cannot replay secmon's events: %w", err)
-			}
-			return false, fmt.Errorf("cannot replay secmon's events: %w", err)
+			denied := isDBusError(err, "org.freedesktop.DBus.Error.AccessDenied")
+			return n, denied, fmt.Errorf("cannot replay secmon's events: %w", err)
 		}
 		for i := range evs {
 			if evs[i].Seq <= f.lastSeq {
 				continue
 			}
 			f.lastSeq = evs[i].Seq
+			n++
 			if !send(ctx, out, Item{Event: &evs[i]}) {
-				return false, ctx.Err()
+				return n, false, ctx.Err()
 			}
 		}
 		if uint32(len(evs)) < f.o.PageSize {
 			// Everything up to last was in the answers.
 			f.replayedTo = max(f.replayedTo, last)
-			return false, nil
+			return n, false, nil
 		}
 	}
 }
