@@ -214,6 +214,9 @@ func (d *Desktop) session(ctx context.Context, conn *dbus.Conn) error {
 func (d *Desktop) arrived(ctx context.Context, n notify.Notifier) {
 	caps, err := n.GetCapabilities()
 	info, _ := n.GetServerInformation()
+	d.log.Info("notification server", "name", info.Name, "version", info.Version, "capabilities", caps, "err", err)
+	// Held notes go first: no newer Show may pass them.
+	d.send.Lock()
 	d.mu.Lock()
 	d.serverUp = true
 	d.markup = false
@@ -223,26 +226,26 @@ func (d *Desktop) arrived(ctx context.Context, n notify.Notifier) {
 		}
 	}
 	d.mu.Unlock()
-	d.log.Info("notification server", "name", info.Name, "version", info.Version, "capabilities", caps, "err", err)
-	d.flush()
+	d.flushLocked()
+	d.send.Unlock()
 	select {
 	case d.events <- Event{ServerUp: true}:
 	case <-ctx.Done():
 	}
 }
 
-// flush shows the held notes, oldest first.
-func (d *Desktop) flush() {
+// flushLocked shows the held notes, oldest first; d.send is held.
+func (d *Desktop) flushLocked() {
 	d.mu.Lock()
 	order, pending, overflow := d.order, d.pending, d.overflow
 	d.order, d.pending, d.overflow = nil, map[string]held{}, 0
 	d.mu.Unlock()
 	for _, k := range order {
 		h := pending[k]
-		d.Show(k, h.note, h.actions)
+		d.show(k, h.note, h.actions)
 	}
 	if overflow > 0 {
-		d.Show("desktop:overflow", present.Note{
+		d.show("desktop:overflow", present.Note{
 			Summary: fmt.Sprintf("%d more notifications while no notification server ran", overflow),
 			Body:    "journalctl SYSLOG_IDENTIFIER=secmon has the events",
 			Icon:    "dialog-warning", Urgency: present.UrgencyNormal,
@@ -255,6 +258,11 @@ func (d *Desktop) flush() {
 func (d *Desktop) Show(key string, n present.Note, actions []Action) error {
 	d.send.Lock()
 	defer d.send.Unlock()
+	return d.show(key, n, actions)
+}
+
+// show is Show with d.send held.
+func (d *Desktop) show(key string, n present.Note, actions []Action) error {
 	d.mu.Lock()
 	nt, up, id := d.n, d.serverUp, d.ids[key]
 	d.mu.Unlock()
