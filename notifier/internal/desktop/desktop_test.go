@@ -1,0 +1,170 @@
+package desktop_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/notifier/internal/desktop"
+	"github.com/pantheros/secmon/notifier/internal/present"
+)
+
+const (
+	path = "/org/freedesktop/Notifications"
+	mock = "org.freedesktop.DBus.Mock"
+)
+
+// startMock runs python3-dbusmock's notification_daemon on bus until the
+// test ends or stop is called, and returns once it owns the name.
+func startMock(t *testing.T, bus *dbustest.Bus) (stop func()) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
+		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
+	}
+	cmd := exec.Command("/usr/bin/python3", "-m", "dbusmock", "--session", "-t", "notification_daemon")
+	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus.Address())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop = func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}
+	t.Cleanup(stop)
+	conn := bus.Conn(t)
+	until(t, "the mock owns its name", func() bool {
+		var has bool
+		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, desktop.ServerName).Store(&has)
+		return has
+	})
+	return stop
+}
+
+func until(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(dbustest.Timeout)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, dbustest.Timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type call struct {
+	replaces uint32
+	summary  string
+}
+
+func calls(t *testing.T, conn *dbus.Conn) []call {
+	t.Helper()
+	var raw []struct {
+		T    uint64
+		Args []dbus.Variant
+	}
+	if err := conn.Object(desktop.ServerName, path).Call(mock+".GetMethodCalls", 0, "Notify").Store(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var out []call
+	for _, r := range raw {
+		out = append(out, call{r.Args[1].Value().(uint32), r.Args[3].Value().(string)})
+	}
+	return out
+}
+
+func emit(t *testing.T, conn *dbus.Conn, member, sig string, args ...any) {
+	t.Helper()
+	if err := conn.Object(desktop.ServerName, path).Call(mock+".EmitSignal", 0, desktop.ServerName, member, sig, args).Err; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func event(t *testing.T, d *desktop.Desktop, match func(desktop.Event) bool) desktop.Event {
+	t.Helper()
+	timeout := time.After(dbustest.Timeout)
+	for {
+		select {
+		case ev := <-d.Events():
+			if match(ev) {
+				return ev
+			}
+		case <-timeout:
+			t.Fatal("no such desktop event")
+		}
+	}
+}
+
+func TestDesktop(t *testing.T) {
+	bus := dbustest.StartSession(t)
+	d := desktop.New(desktop.Options{
+		Connect:      func(opts ...dbus.ConnOption) (*dbus.Conn, error) { return dbus.Connect(bus.Address(), opts...) },
+		AppName:      "Security monitor",
+		DesktopEntry: "secmon-notifier",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// No server yet: held.
+	if err := d.Show("a", present.Note{Summary: "held"}, nil); err == nil {
+		t.Fatal("Show without a server said it showed")
+	}
+	stop := startMock(t, bus)
+	conn := bus.Conn(t)
+	event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+	if cs := calls(t, conn); len(cs) != 1 || cs[0].summary != "held" || cs[0].replaces != 0 {
+		t.Fatalf("after the server came: %+v, want the held note", cs)
+	}
+	if !d.Markup() {
+		t.Error("the template's body-markup capability was not seen")
+	}
+
+	// A key's updates replace its notification (the mock's first id is 1).
+	d.Show("a", present.Note{Summary: "updated"}, []desktop.Action{{Key: "default", Label: "Details"}})
+	if cs := calls(t, conn); cs[1].replaces != 1 {
+		t.Fatalf("update: %+v, want replaces_id 1", cs[1])
+	}
+
+	// Actions come back under the key; malformed ones are dropped.
+	emit(t, conn, "ActionInvoked", "ss", "1", "default")
+	emit(t, conn, "NotificationClosed", "us", uint32(1), "x")
+	emit(t, conn, "ActionInvoked", "us", uint32(1), "default")
+	if ev := event(t, d, func(e desktop.Event) bool { return !e.ServerUp }); ev.Key != "a" || ev.Action != "default" {
+		t.Fatalf("got %+v, want the action on a", ev)
+	}
+
+	// Once closed, an update starts a new notification.
+	emit(t, conn, "NotificationClosed", "uu", uint32(1), uint32(2))
+	event(t, d, func(e desktop.Event) bool { return e.Closed && e.Key == "a" })
+	d.Show("a", present.Note{Summary: "after close"}, nil)
+	if cs := calls(t, conn); cs[2].replaces != 0 {
+		t.Fatalf("after close: %+v, want a new notification", cs[2])
+	}
+
+	// A new server knows nothing of the old one's ids.
+	d.Show("b", present.Note{Summary: "b"}, nil)
+	stop()
+	startMock(t, bus)
+	event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+	if err := d.Show("b", present.Note{Summary: "b again"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if cs := calls(t, bus.Conn(t)); len(cs) != 1 || cs[0].replaces != 0 {
+		t.Fatalf("on the new server: %+v, want one new notification", cs)
+	}
+}
