@@ -27,6 +27,9 @@ const wait = 20 * time.Second
 
 var bin string
 
+// raceBuild is set under -race (race_test.go).
+var raceBuild bool
+
 // openerEnv turns the test binary into a program that opens the file named
 // in it and holds it until its stdin closes (a stand-in camera user).
 const openerEnv = "SECMON_NOTIFIER_E2E_OPENER"
@@ -50,14 +53,23 @@ func TestMain(m *testing.M) {
 	os.Chmod(dir, 0o755)
 	// The notifier must build without cgo; the daemon is built as it
 	// ships. Building the daemon is not importing it (deps_test.go).
-	for _, b := range []struct {
-		pkg string
-		env []string
+	builds := []struct {
+		pkg   string
+		env   []string
+		flags []string
 	}{
-		{"../cmd/secmon-notifier", []string{"CGO_ENABLED=0"}},
-		{"../../service/cmd/secmon-daemon", nil},
-	} {
-		build := exec.Command("go", "build", "-o", dir+"/", b.pkg)
+		{"../cmd/secmon-notifier", []string{"CGO_ENABLED=0"}, nil},
+		{"../../service/cmd/secmon-daemon", nil, nil},
+	}
+	if raceBuild {
+		builds = append(builds, struct {
+			pkg   string
+			env   []string
+			flags []string
+		}{"../cmd/secmon-notifier", nil, []string{"-race"}})
+	}
+	for _, b := range builds {
+		build := exec.Command("go", append(append([]string{"build"}, b.flags...), "-o", dir+"/", b.pkg)...)
 		build.Env = append(os.Environ(), b.env...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {

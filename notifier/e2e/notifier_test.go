@@ -343,3 +343,26 @@ func TestFoldedStormIsCountedInFull(t *testing.T) {
 		t.Errorf("the daemon folded nothing (no EventsCoalesced), so this test proved less than it should")
 	}
 }
+
+// A bad notifier.toml does not leave the desktop without notifications:
+// the notifier runs on the defaults and says why, naming line and key;
+// --check fails on it with the same message.
+func TestBadConfigIsShownAndDefaultsApply(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	n := w.startNotifier("# notifier\nmin_severity = \"Severe\"\n")
+	following(n)
+	conf := filepath.Join(w.dir, "notifier.toml")
+	want := conf + `:2:1: key min_severity: unknown severity "Severe"`
+	w.mock.waitCall("the refusal", func(c notifyCall) bool {
+		return strings.Contains(c.Summary, "configuration refused") && strings.Contains(c.Body, want)
+	})
+	f := filepath.Join(w.tree, "still-shown")
+	os.WriteFile(f, nil, 0o644)
+	w.mock.waitCall("an event, on the defaults", func(c notifyCall) bool { return strings.Contains(c.Body, f) })
+
+	out, err := exec.Command(filepath.Join(bin, "secmon-notifier"), "--check", "--config", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("--check: %v\n%s", err, out)
+	}
+}
