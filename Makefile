@@ -25,7 +25,8 @@ GO      ?= go
 SCDOC   ?= scdoc
 INSTALL ?= install
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/pantheros/secmon/service/internal/version.Version=$(VERSION)
+LDFLAGS := -X github.com/pantheros/secmon/service/internal/version.Version=$(VERSION) \
+           -X github.com/pantheros/secmon/notifier/internal/notifier.Version=$(VERSION)
 
 BINARIES := secmon-daemon secmon-client
 ifneq ($(wildcard notifier/cmd/secmon-notifier),)
@@ -73,6 +74,7 @@ install: all
 	for d in $(wildcard data/*.desktop); do $(INSTALL) -Dm 0644 $$d $(DESTDIR)$(DATADIR)/applications/$$(basename $$d); done
 	for m in $(MANPAGES); do s=$${m##*.}; $(INSTALL) -Dm 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); done
 	$(INSTALL) -Dm 0644 data/secmon.example.toml $(DESTDIR)$(DOCDIR)/secmon.example.toml
+	$(INSTALL) -Dm 0644 data/notifier.example.toml $(DESTDIR)$(DOCDIR)/notifier.example.toml
 	$(INSTALL) -Dm 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 test:

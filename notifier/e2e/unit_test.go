@@ -19,7 +19,7 @@ func TestUserUnit(t *testing.T) {
 	}
 	text := string(data)
 	for _, want := range []string{"\nPartOf=graphical-session.target\n", "\nAfter=graphical-session.target\n",
-		"\nWantedBy=graphical-session.target\n", "\nRestart=on-failure\n", "\nType=notify\n", "\nExecStart=secmon-notifier\n", "\nNoNewPrivileges=yes\n"} {
+		"\nWantedBy=graphical-session.target\n", "\nRestart=on-failure\n", "\nType=notify\n", "\nExecStart=/usr/bin/secmon-notifier\n", "\nNoNewPrivileges=yes\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("%s lacks %q", unit, strings.TrimSpace(want))
 		}
@@ -28,11 +28,11 @@ func TestUserUnit(t *testing.T) {
 		t.Skip("systemd-analyze is not installed (Debian package systemd)")
 	}
 	copy := filepath.Join(t.TempDir(), "secmon-notifier.service")
-	text = strings.Replace(text, "\nExecStart=secmon-notifier\n", "\nExecStart="+filepath.Join(bin, "secmon-notifier")+"\n", 1)
+	text = strings.Replace(text, "\nExecStart=/usr/bin/secmon-notifier\n", "\nExecStart="+filepath.Join(bin, "secmon-notifier")+"\n", 1)
 	if err := os.WriteFile(copy, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("systemd-analyze", "verify", copy).CombinedOutput()
+	out, err := exec.Command("systemd-analyze", "verify", "--man=no", copy).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}

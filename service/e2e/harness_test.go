@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Chmod(dir, 0o755)
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/secmon-daemon", "../cmd/secmon-client")
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/secmon-daemon", "../cmd/secmon-client", "../../notifier/cmd/secmon-notifier")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "cannot build the binaries:", err)

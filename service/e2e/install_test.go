@@ -36,6 +36,11 @@ func TestMakeInstallLayout(t *testing.T) {
 	want := []string{
 		"/usr/bin/secmon-client",
 		"/usr/bin/secmon-daemon",
+		"/usr/bin/secmon-notifier",
+		"/usr/lib/systemd/user/secmon-notifier.service",
+		"/usr/share/applications/secmon-notifier.desktop",
+		"/usr/share/doc/secmon/notifier.example.toml",
+		"/usr/share/man/man1/secmon-notifier.1",
 		"/usr/lib/systemd/catalog/secmon.catalog",
 		"/usr/lib/systemd/system/secmon.service",
 		"/usr/lib/systemd/system/secmon.socket",
@@ -67,7 +72,7 @@ func TestMakeInstallLayout(t *testing.T) {
 	if !strings.Contains(unit, "\nExecStart=/usr/bin/secmon-daemon ") {
 		t.Errorf("installed secmon.service does not start /usr/bin/secmon-daemon:\n%s", unit)
 	}
-	for _, b := range []string{"secmon-daemon", "secmon-client"} {
+	for _, b := range []string{"secmon-daemon", "secmon-client", "secmon-notifier"} {
 		out, _ := exec.Command(filepath.Join(dest, "usr/bin", b), "-version").CombinedOutput()
 		if !strings.Contains(string(out), "9.9.9-test") {
 			t.Errorf("%s -version = %q, want the VERSION make was given", b, out)

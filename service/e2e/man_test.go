@@ -118,6 +118,18 @@ func TestManPagesCoverEverything(t *testing.T) {
 			}
 		}
 	}
+	notifier := text(render(t, "secmon-notifier.1"))
+	for _, f := range helpFlags(t, "secmon-notifier") {
+		if !strings.Contains(notifier, "-"+f) {
+			t.Errorf("secmon-notifier(1) does not document -%s", f)
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^#?\[?([a-z_]+)\]? *=|^#?\[([a-z_]+)`).FindAllStringSubmatch(string(mustRead(t, "../../data/notifier.example.toml")), -1) {
+		key := m[1] + m[2]
+		if !strings.Contains(notifier, key) {
+			t.Errorf("secmon-notifier(1) does not document %s", key)
+		}
+	}
 	dbus := text(render(t, "secmon-dbus.7"))
 	xml := string(mustRead(t, "../../dbus/org.pantheros.Secmon1.xml"))
 	for _, m := range regexp.MustCompile(`<(signal|method|property) name="(\w+)"`).FindAllStringSubmatch(xml, -1) {

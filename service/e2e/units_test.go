@@ -90,6 +90,7 @@ func TestUnitsVerifyCleanly(t *testing.T) {
 				args = append(args, installed(t, "secmon.service", dir))
 			}
 			cmd := exec.Command("systemd-analyze", append(args, p)...)
+			cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+dir) // --user looks there
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			if err := cmd.Run(); err != nil || stderr.Len() > 0 {

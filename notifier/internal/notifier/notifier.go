@@ -103,7 +103,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return a.run(ctx)
 }
 
+// Version is set when building a release (make sets it with -ldflags -X,
+// as for the daemon); otherwise the module's version from the build info.
+var Version string
+
 func version() string {
+	if Version != "" {
+		return Version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		return bi.Main.Version
 	}
