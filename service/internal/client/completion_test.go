@@ -92,4 +92,3 @@ func TestZshAndFishParse(t *testing.T) {
 		})
 	}
 }
-
