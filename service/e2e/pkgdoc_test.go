@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,5 +45,16 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 				t.Errorf("package %s in %s has no doc comment", name, dir)
 			}
 		}
+	}
+}
+
+// Every Go file is gofmt'ed.
+func TestGofmt(t *testing.T) {
+	out, err := exec.Command("gofmt", "-l", "../..").CombinedOutput()
+	if err != nil {
+		t.Skipf("gofmt: %v\n%s", err, out)
+	}
+	if len(out) > 0 {
+		t.Errorf("not gofmt'ed (run gofmt -w):\n%s", out)
 	}
 }
