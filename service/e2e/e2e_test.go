@@ -233,29 +233,48 @@ func TestReloadOnSighup(t *testing.T) {
 	s.until(pathIs(added))
 }
 
-// Sequence numbers resume above the last one after a restart.
-func TestSeqResumesAfterRestart(t *testing.T) {
+// Sequence numbers resume above the last one after a restart, and the
+// events kept for replay survive a clean restart: a client that saw seq N
+// and reconnects with replay_after N gets what it missed, then new events.
+func TestSeqResumesAndReplaySurvivesRestart(t *testing.T) {
 	e := newEnv(t)
 	e.writeConfig(t, "")
 	d := startDaemon(t, []string{e.config})
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0}`)
-	f := filepath.Join(e.tree, "one")
-	os.WriteFile(f, nil, 0o644)
-	first := s.until(pathIs(f))
-	last := first[len(first)-1].Seq
+	seen := filepath.Join(e.tree, "seen")
+	os.WriteFile(seen, nil, 0o644)
+	got := s.until(pathIs(seen))
+	n := got[len(got)-1].Seq
 	s.conn.Close()
+	// Changes the client never read, then a restart.
+	missed := filepath.Join(e.tree, "missed")
+	os.WriteFile(missed, nil, 0o644)
+	probe := connect(t, e.socket)
+	probe.send(`{"replay_after":0}`)
+	probe.until(pathIs(missed))
 	d.stop()
 
 	startDaemon(t, []string{e.config})
+	after := filepath.Join(e.tree, "after")
 	s = connect(t, e.socket)
-	s.send(`{"replay_after":0}`)
-	ev := s.next()
-	if ev.Type == event.EventsDropped {
-		ev = s.next() // the notice that events from before the restart are not kept
+	s.send(fmt.Sprintf(`{"replay_after":%d}`, n))
+	os.WriteFile(after, nil, 0o644)
+	got = s.until(pathIs(after))
+	var sawMissed bool
+	last := n
+	for _, ev := range got {
+		if ev.Type == event.EventsDropped {
+			t.Fatalf("replay across the restart reported a loss: %+v", ev)
+		}
+		if ev.Seq <= last {
+			t.Fatalf("seq %d after %d: not increasing (%v)", ev.Seq, last, got)
+		}
+		last = ev.Seq
+		sawMissed = sawMissed || ev.Path == missed
 	}
-	if ev.Seq <= last {
-		t.Fatalf("after restart seq %d, want above %d", ev.Seq, last)
+	if !sawMissed {
+		t.Fatalf("the event the client missed before the restart was not replayed: %v", got)
 	}
 }
 
@@ -384,5 +403,55 @@ func TestCameraAccessNamesTheProgram(t *testing.T) {
 	cmd.Wait()
 	if ev := s.next(); ev.Type != event.CameraReleased || ev.Path != node {
 		t.Fatalf("got %+v, want CameraReleased", ev)
+	}
+}
+
+// Under socket activation the listening socket outlives the daemon (systemd
+// holds it; here the test does): a client that connects while the daemon
+// restarts waits in the backlog, and once the new daemon runs, its
+// replay_after request gets what happened before the restart.
+func TestRestartUnderSocketActivationKeepsClients(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	os.MkdirAll(filepath.Dir(e.socket), 0o755)
+	l, err := net.Listen("unix", e.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	lf, _ := l.(*net.UnixListener).File()
+	t.Cleanup(func() { l.Close(); lf.Close() })
+	start := func() *daemonProc {
+		cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=secmon exec "$0" "$@"`,
+			filepath.Join(bin, "secmon-daemon"), e.config)
+		cmd.ExtraFiles = []*os.File{lf}
+		d := launch(t, cmd)
+		d.notify.waitFor("READY=1")
+		return d
+	}
+	d := start()
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	before := filepath.Join(e.tree, "before")
+	os.WriteFile(before, nil, 0o644)
+	got := s.until(pathIs(before))
+	seq := got[len(got)-1].Seq
+	d.stop()
+	if _, err := s.r.ReadBytes('\n'); err == nil {
+		t.Fatal("the old daemon's connection is still open after it stopped")
+	}
+
+	// Connect while no daemon runs: the kernel queues the connection.
+	late := connect(t, e.socket)
+	late.send(`{"replay_after":0}`)
+	start()
+	got = late.until(pathIs(before))
+	if ev := got[len(got)-1]; ev.Seq != seq {
+		t.Fatalf("replayed %+v, want seq %d from before the restart", ev, seq)
+	}
+	after := filepath.Join(e.tree, "after")
+	os.WriteFile(after, nil, 0o644)
+	if ev := late.until(pathIs(after)); ev[len(ev)-1].Seq <= seq {
+		t.Fatalf("new event seq %d not above %d", ev[len(ev)-1].Seq, seq)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/journal"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/render"
+	"github.com/pantheros/secmon/service/internal/replaystore"
 	"github.com/pantheros/secmon/service/internal/seqstore"
 	"github.com/pantheros/secmon/service/internal/version"
 )
@@ -216,8 +217,22 @@ func (d *daemon) run(ctx context.Context) error {
 			hopts.Reserver = store
 		}
 		hopts.StartSeq = last
+		kept, err := replaystore.Load(cfg.StateDirectory)
+		if err != nil {
+			d.log.Warn("some kept events are damaged and not replayed", "err", err)
+		}
+		hopts.Kept = kept
 	}
 	d.hub = hub.New(hopts)
+	if cfg.StateDirectory != "" {
+		// Runs last, once monitors and sinks have stopped: nothing is
+		// published after it.
+		defer func() {
+			if err := replaystore.Save(cfg.StateDirectory, d.hub.Kept()); err != nil {
+				d.log.Error("events kept for replay are lost at this restart", "err", err)
+			}
+		}()
+	}
 
 	ln, activated, err := d.listener()
 	if err != nil {

@@ -44,6 +44,10 @@ type Options struct {
 	ReserveBlock uint64
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// Kept are events an earlier run kept for replay, oldest first, all
+	// numbered at or below StartSeq; the newest RingSize of them seed the
+	// replay ring, so a client can catch up across a restart.
+	Kept []event.Event
 }
 
 // Hub numbers events and fans them out. Its methods are safe for concurrent use.
@@ -80,7 +84,7 @@ func New(o Options) *Hub {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Hub{
+	h := &Hub{
 		seq:      o.StartSeq,
 		firstSeq: o.StartSeq + 1,
 		ceiling:  o.StartSeq,
@@ -91,6 +95,31 @@ func New(o Options) *Hub {
 		log:      o.Logger,
 		now:      o.Now,
 	}
+	kept := o.Kept
+	if len(kept) > len(h.ring) {
+		kept = kept[len(kept)-len(h.ring):]
+	}
+	var last uint64
+	for _, e := range kept {
+		if e.Seq == 0 || e.Seq <= last || e.Seq > o.StartSeq {
+			continue // out of order or above the reservation: not ours
+		}
+		last = e.Seq
+		h.ring[h.ringLen] = e
+		h.ringLen++
+	}
+	return h
+}
+
+// Kept returns the events held for replay, oldest first.
+func (h *Hub) Kept() []event.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]event.Event, h.ringLen)
+	for i := range out {
+		out[i] = h.ring[(h.ringHead+i)%len(h.ring)]
+	}
+	return out
 }
 
 // Publish numbers e, fills in its time and default severity when missing,

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -219,5 +220,24 @@ func BenchmarkPublishTenSubscribers(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.Publish(e)
+	}
+}
+
+// Events kept by an earlier run seed the ring: a replay reaches them, and
+// ones out of order or above the reservation are ignored.
+func TestKeptEventsSeedTheRing(t *testing.T) {
+	kept := []event.Event{{Seq: 5, Type: event.FileCreate}, {Seq: 3, Type: event.FileCreate}, {Seq: 8, Type: event.FileModify}, {Seq: 99, Type: event.FileDelete}}
+	h := hub.New(hub.Options{RingSize: 8, StartSeq: 10, Kept: kept})
+	h.Publish(event.Event{Type: event.CustomMessage})
+	evs, last := h.Since(0, 0)
+	var seqs []uint64
+	for _, e := range evs {
+		seqs = append(seqs, e.Seq)
+	}
+	if fmt.Sprint(seqs) != "[5 8 11]" || last != 11 {
+		t.Fatalf("replay after 0: seqs %v last %d, want [5 8 11] 11", seqs, last)
+	}
+	if k := h.Kept(); len(k) != 3 || k[0].Seq != 5 || k[2].Seq != 11 {
+		t.Fatalf("Kept() = %v", k)
 	}
 }
