@@ -10,9 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -43,11 +46,17 @@ type Server struct {
 
 	clients atomic.Int64
 	wg      sync.WaitGroup
+
+	// access, taken from the socket file when Serve starts: see allowed.
+	euid     int
+	groupOK  bool // the file's mode gives its group read and write
+	gid      int
+	procRoot string
 }
 
 // New serves h's events on l, each client with a queue of queue events.
 func New(l net.Listener, h *hub.Hub, queue int, logger *slog.Logger) *Server {
-	return &Server{l: l, hub: h, queue: queue, log: logger.With("component", "socket")}
+	return &Server{l: l, hub: h, queue: queue, log: logger.With("component", "socket"), euid: os.Geteuid(), gid: -1, procRoot: "/proc"}
 }
 
 // Clients is the number of connected clients.
@@ -56,6 +65,12 @@ func (s *Server) Clients() int { return int(s.clients.Load()) }
 // Serve accepts clients until ctx ends, then closes the listener and every
 // connection and waits for their goroutines.
 func (s *Server) Serve(ctx context.Context) error {
+	if a, ok := s.l.Addr().(*net.UnixAddr); ok && a.Name != "" && a.Name[0] != '@' {
+		var st unix.Stat_t
+		if err := unix.Stat(a.Name, &st); err == nil {
+			s.gid, s.groupOK = int(st.Gid), st.Mode&0o060 == 0o060
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { s.l.Close() })
 	defer stop()
 	defer s.wg.Wait()
@@ -79,24 +94,65 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// peer names the client for logs: pid and uid from SO_PEERCRED.
-func peer(c net.Conn) string {
+// credentials are the client's pid, uid and gid from SO_PEERCRED, as the
+// kernel recorded them at connect.
+func credentials(c net.Conn) *unix.Ucred {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return "client"
+		return nil
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "client"
+		return nil
 	}
 	var cred *unix.Ucred
 	raw.Control(func(fd uintptr) {
 		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	})
+	return cred
+}
+
+// peer names the client for logs.
+func peer(cred *unix.Ucred) string {
 	if cred == nil {
 		return "client"
 	}
 	return fmt.Sprintf("client pid %d uid %d", cred.Pid, cred.Uid)
+}
+
+// allowed is the peer-credential check behind the file permissions: root,
+// the daemon's own user, and — when the socket's mode gives its group read
+// and write — members of the socket's group (primary group from
+// SO_PEERCRED, supplementary ones from /proc/PID/status). The "other"
+// permission bits never let anyone in: a socket_mode of 0666 still shows
+// events to nobody else.
+func (s *Server) allowed(cred *unix.Ucred) error {
+	switch {
+	case cred == nil:
+		return errors.New("permission denied: cannot tell who the client is")
+	case cred.Uid == 0 || int(cred.Uid) == s.euid:
+		return nil
+	case s.groupOK && s.gid >= 0 && (int(cred.Gid) == s.gid || s.inGroup(int(cred.Pid), s.gid)):
+		return nil
+	}
+	return fmt.Errorf("permission denied: uid %d is not root, not secmon's user and not in the socket's group (gid %d)", cred.Uid, s.gid)
+}
+
+func (s *Server) inGroup(pid, gid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("%s/%d/status", s.procRoot, pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
+			for _, g := range strings.Fields(rest) {
+				if g == strconv.Itoa(gid) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 type control struct {
@@ -106,7 +162,16 @@ type control struct {
 }
 
 func (s *Server) serveClient(ctx context.Context, c net.Conn) {
-	name := peer(c)
+	cred := credentials(c)
+	name := peer(cred)
+	if err := s.allowed(cred); err != nil {
+		s.log.Warn("client refused", "peer", name, "err", err)
+		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		c.Write(append(b, '\n'))
+		c.Close()
+		return
+	}
 	sub := s.hub.Subscribe(hub.SubOptions{Name: "socket " + name, Queue: s.queue})
 	defer s.hub.Unsubscribe(sub)
 	s.clients.Add(1)
