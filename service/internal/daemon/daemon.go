@@ -202,11 +202,22 @@ func (d *daemon) run(ctx context.Context) error {
 	defer signal.Stop(hup)
 
 	hopts := hub.Options{RingSize: cfg.ReplayBuffer, Logger: d.log.With("component", "hub")}
+	// Problems with the state directory, said once as a MonitorStatus
+	// when the sinks run; the daemon goes on without what it cannot keep.
+	var stateProblems []string
+	var reserveOnce sync.Once
+	hopts.OnReserveError = func(err error) {
+		reserveOnce.Do(func() {
+			d.emit(status("state", "degraded", event.High, "cannot reserve event numbers in "+cfg.StateDirectory+
+				" (full or read-only?): after a crash numbers could repeat: "+err.Error()))
+		})
+	}
 	if cfg.StateDirectory != "" {
 		store, last, err := seqstore.Open(cfg.StateDirectory)
 		switch {
 		case err != nil && store == nil:
 			d.log.Warn("event numbers will restart after a restart", "err", err)
+			stateProblems = append(stateProblems, "event numbers will restart after a restart: "+err.Error())
 		case err != nil:
 			// Unreadable reservation: start above any number a past run
 			// can plausibly have used rather than reuse one.
@@ -220,6 +231,7 @@ func (d *daemon) run(ctx context.Context) error {
 		kept, err := replaystore.Load(cfg.StateDirectory)
 		if err != nil {
 			d.log.Warn("some kept events are damaged and not replayed", "err", err)
+			stateProblems = append(stateProblems, "some kept events are damaged and not replayed: "+err.Error())
 		}
 		hopts.Kept = kept
 	}
@@ -256,6 +268,9 @@ func (d *daemon) run(ctx context.Context) error {
 	d.startSinks(ctx)
 	if err := d.startBus(ctx); err != nil {
 		return err
+	}
+	for _, p := range stateProblems {
+		d.emit(status("state", "degraded", event.High, p))
 	}
 	mons := newMonitorSet(d)
 	if err := mons.apply(ctx, cfg); err != nil {

@@ -44,6 +44,10 @@ type Options struct {
 	ReserveBlock uint64
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// OnReserveError, if set, is told (on its own goroutine) when a
+	// reservation fails: numbering goes on, but after a crash it could
+	// repeat numbers.
+	OnReserveError func(error)
 	// Kept are events an earlier run kept for replay, oldest first, all
 	// numbered at or below StartSeq; the newest RingSize of them seed the
 	// replay ring, so a client can catch up across a restart.
@@ -65,6 +69,7 @@ type Hub struct {
 	dropped   uint64
 
 	reserver SeqReserver
+	onResErr func(error)
 	block    uint64
 	log      *slog.Logger
 	now      func() time.Time
@@ -91,6 +96,7 @@ func New(o Options) *Hub {
 		ring:     make([]event.Event, o.RingSize),
 		subs:     make(map[*Sub]struct{}),
 		reserver: o.Reserver,
+		onResErr: o.OnReserveError,
 		block:    o.ReserveBlock,
 		log:      o.Logger,
 		now:      o.Now,
@@ -148,6 +154,9 @@ func (h *Hub) Publish(e event.Event) event.Event {
 		if err := h.reserver.Reserve(next); err != nil {
 			// Numbering goes on; only resumption after a crash is at risk.
 			h.log.Error("cannot reserve event sequence numbers", "err", err)
+			if h.onResErr != nil {
+				go h.onResErr(err) // not under h.mu: it may publish
+			}
 		}
 		h.ceiling = next
 	}

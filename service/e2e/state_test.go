@@ -1,0 +1,49 @@
+package e2e_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// A full state directory (a 4 KB tmpfs, filled, in a private mount
+// namespace): the daemon says so in a MonitorStatus event and a log line,
+// and every event still reaches clients.
+func TestStateDirectoryFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare is not installed (Debian: util-linux)")
+	}
+	e := newEnv(t)
+	os.Mkdir(e.state, 0o700)
+	e.writeConfig(t, "")
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount -t tmpfs -o size=4k tmpfs "$1" && head -c 1M /dev/zero > "$1/fill" 2>/dev/null; exec "$0" "$2"`,
+		filepath.Join(bin, "secmon-daemon"), e.state, e.config)
+	d := launch(t, cmd)
+	d.notify.waitFor("READY=1")
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	var status *event.Event
+	for status == nil {
+		ev := s.next()
+		if ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "state" {
+			status = &ev
+		}
+	}
+	if status.Severity != event.High || status.Metadata["state"] != "degraded" || !strings.Contains(status.Description, "cannot reserve event numbers") {
+		t.Fatalf("got %+v, want a High MonitorStatus saying the state directory cannot be written", status)
+	}
+	f := filepath.Join(e.tree, "still-seen")
+	os.WriteFile(f, nil, 0o644)
+	s.until(pathIs(f))
+	if !strings.Contains(d.stderr.String(), "cannot reserve event sequence numbers") {
+		t.Errorf("no log line about the state directory:\n%s", d.stderr.String())
+	}
+}
