@@ -1,0 +1,171 @@
+package sshlog
+
+import (
+	"container/list"
+	"time"
+)
+
+// Defaults in the spirit of fail2ban's sshd jail (maxretry 5, findtime 10m).
+const (
+	DefaultThreshold    = 5
+	DefaultWindow       = 10 * time.Minute
+	DefaultMaxAddresses = 4096
+	// maxUsers bounds the names kept per alert; a spray over thousands of
+	// names is reported by its first ones.
+	maxUsers = 16
+)
+
+// DetectorConfig sets when an address counts as brute-forcing.
+type DetectorConfig struct {
+	// Threshold failures within Window make one alert.
+	Threshold int
+	Window    time.Duration
+	// MaxAddresses bounds the addresses tracked at once; beyond it the
+	// least recently active one is forgotten (see Detector.Evictions).
+	MaxAddresses int
+}
+
+// BruteForce is one alert: Count failures from RemoteIP within Window.
+type BruteForce struct {
+	RemoteIP string
+	Count    int
+	Window   time.Duration
+	// Users are the distinct names tried in those failures, first seen
+	// first, at most 16.
+	Users []string
+	// First and Last are the times of the first and last counted failure.
+	First, Last time.Time
+}
+
+// Detector counts failed logins per remote address. It never looks at a
+// clock: every Observe passes the time of the message, so it is a pure
+// function of its input (and the tests drive the time).
+//
+// What counts is one per attempt, not one per line, because sshd logs
+// several lines for one attempt: "Failed METHOD" and "Too many
+// authentication failures" count one each; "Invalid user" and "not
+// allowed" count one each (a connection that probes a name and leaves
+// logs nothing else), and the next "Failed … for invalid user" from that
+// address is then part of the same attempt and counts nothing; PAM's
+// failure lines accompany a "Failed" line and count nothing. Messages
+// without an address count nothing.
+//
+// Not safe for concurrent use.
+type Detector struct {
+	cfg       DetectorConfig
+	addrs     map[string]*list.Element // of *tracked
+	lru       *list.List               // front: most recently active
+	evictions uint64
+}
+
+type tracked struct {
+	ip string
+	// The last Threshold counted failures, a ring.
+	at    []time.Time
+	users []string
+	next  int
+	n     int
+	// credits are invalid-user connections whose first "Failed … for
+	// invalid user" is still to come.
+	credits int
+	alerted time.Time // zero: never
+	last    time.Time
+}
+
+// NewDetector applies the defaults to zero fields.
+func NewDetector(cfg DetectorConfig) *Detector {
+	if cfg.Threshold <= 0 {
+		cfg.Threshold = DefaultThreshold
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxAddresses <= 0 {
+		cfg.MaxAddresses = DefaultMaxAddresses
+	}
+	return &Detector{cfg: cfg, addrs: map[string]*list.Element{}, lru: list.New()}
+}
+
+// Config is the configuration in use, defaults applied.
+func (d *Detector) Config() DetectorConfig { return d.cfg }
+
+// Evictions counts addresses forgotten while their failures were still
+// within the window, because MaxAddresses were tracked: an attack spread
+// over more addresses than that may go unreported.
+func (d *Detector) Evictions() uint64 { return d.evictions }
+
+// Tracked is the number of addresses held.
+func (d *Detector) Tracked() int { return len(d.addrs) }
+
+// Observe takes one parsed message logged at time at. It returns an alert
+// when the message's address reaches Threshold counted failures within
+// Window, at most once per address per Window.
+func (d *Detector) Observe(at time.Time, e Entry) (BruteForce, bool) {
+	if !e.Kind.IsFailure() || e.RemoteIP == "" {
+		return BruteForce{}, false
+	}
+	d.expire(at)
+	el, ok := d.addrs[e.RemoteIP]
+	if !ok {
+		if len(d.addrs) >= d.cfg.MaxAddresses {
+			oldest := d.lru.Back()
+			delete(d.addrs, oldest.Value.(*tracked).ip)
+			d.lru.Remove(oldest)
+			d.evictions++
+		}
+		el = d.lru.PushFront(&tracked{ip: e.RemoteIP, at: make([]time.Time, d.cfg.Threshold), users: make([]string, d.cfg.Threshold)})
+		d.addrs[e.RemoteIP] = el
+	} else {
+		d.lru.MoveToFront(el)
+	}
+	tr := el.Value.(*tracked)
+	if at.Before(tr.last) {
+		at = tr.last // journal files interleave; time must not go back
+	}
+	tr.last = at
+
+	switch e.Kind {
+	case PAMFailure:
+		return BruteForce{}, false
+	case InvalidUser, NotAllowed:
+		tr.credits = min(tr.credits+1, d.cfg.Threshold)
+	case Failed:
+		if e.InvalidUser && tr.credits > 0 {
+			tr.credits--
+			return BruteForce{}, false
+		}
+	}
+	tr.at[tr.next], tr.users[tr.next] = at, e.User
+	tr.next = (tr.next + 1) % d.cfg.Threshold
+	tr.n = min(tr.n+1, d.cfg.Threshold)
+
+	oldest := tr.at[tr.next] // once the ring is full, next is the oldest
+	if tr.n < d.cfg.Threshold || at.Sub(oldest) >= d.cfg.Window ||
+		!tr.alerted.IsZero() && at.Sub(tr.alerted) < d.cfg.Window {
+		return BruteForce{}, false
+	}
+	tr.alerted = at
+	bf := BruteForce{RemoteIP: tr.ip, Count: tr.n, Window: d.cfg.Window, First: oldest, Last: at}
+	seen := map[string]bool{}
+	for i := range tr.n {
+		u := tr.users[(tr.next+i)%d.cfg.Threshold]
+		if !seen[u] && len(bf.Users) < maxUsers {
+			seen[u] = true
+			bf.Users = append(bf.Users, u)
+		}
+	}
+	return bf, true
+}
+
+// expire forgets addresses whose last failure (and so their alert, which
+// is never later) is a window old: nothing they did still counts.
+func (d *Detector) expire(now time.Time) {
+	for el := d.lru.Back(); el != nil; el = d.lru.Back() {
+		tr := el.Value.(*tracked)
+		if now.Sub(tr.last) < d.cfg.Window {
+			return
+		}
+		delete(d.addrs, tr.ip)
+		d.lru.Remove(el)
+	}
+}
