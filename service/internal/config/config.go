@@ -64,12 +64,33 @@ type Config struct {
 	Monitors   Monitors  `toml:"monitors"`
 	Camera     Devices   `toml:"camera"`
 	Microphone Devices   `toml:"microphone"`
+	SSH        SSH       `toml:"ssh"`
 	Watches    []Watch   `toml:"watches"`
 	Triggers   []Trigger `toml:"triggers"`
 
 	// Source is the file read, or a description of the defaults.
 	Source string `toml:"-"`
 	Mode   Mode   `toml:"-"`
+	// home is the user's home: user mode watches its .ssh.
+	home string
+}
+
+// SSH configures the SSH monitor ([ssh]): sshd's log, and the keys and
+// configuration it watches.
+type SSH struct {
+	// JournalDirectory is read instead of the system journal when set
+	// (tests, a journal copied from another machine).
+	JournalDirectory string `toml:"journal_directory"`
+	// AuthLog is followed instead of the journal when set; without a
+	// running journald, /var/log/auth.log or /var/log/secure is.
+	AuthLog string `toml:"auth_log"`
+	// HomeRoot holds the homes whose .ssh directories are watched
+	// (HomeRoot/*/.ssh, homes created later included). System mode only.
+	HomeRoot string `toml:"home_root"`
+	// BruteForceThreshold failures from one address within
+	// BruteForceWindowSeconds make one SshBruteForce.
+	BruteForceThreshold     int `toml:"brute_force_threshold"`
+	BruteForceWindowSeconds int `toml:"brute_force_window_seconds"`
 }
 
 // Monitors switch the monitors on and off (services.secmon.monitors.*).
@@ -205,7 +226,9 @@ func Defaults(mode Mode, env Env) *Config {
 		Camera:       Devices{Devices: []string{"/dev/video*"}},
 		Microphone:   Devices{Devices: []string{"/dev/snd/pcmC*D*c"}}, // capture only: playback is not a microphone
 		Monitors:     Monitors{true, true, true, true, true, true},
+		SSH:          SSH{HomeRoot: "/home", BruteForceThreshold: 5, BruteForceWindowSeconds: 600},
 		Mode:         mode,
+		home:         env.Home,
 	}
 	if mode == SystemMode {
 		c.SocketPath = SystemSocketPath
@@ -237,9 +260,6 @@ func w(path, desc string, recursive bool) Watch {
 
 func systemWatches() []Watch {
 	return []Watch{
-		w("/etc/ssh", "sshd configuration and host keys", true),
-		w("/root/.ssh", "root's SSH keys", true),
-		{Pattern: "/home/*/.ssh", Description: "users' SSH keys", Recursive: true},
 		w("/etc/nixos", "NixOS configuration", true),
 		w("/etc/sudoers", "sudo rules", false),
 		w("/etc/sudoers.d", "sudo rules", true),
@@ -260,7 +280,6 @@ func userWatches(home string) []Watch {
 		return Watch{Path: h(p), Description: desc, Recursive: recursive, Severity: event.Medium}
 	}
 	ws := []Watch{
-		w(h(".ssh"), "your SSH keys and client config", true),
 		persist(".config/autostart", "programs started at login (XDG autostart)", true),
 		persist(".config/systemd/user", "your systemd user units", true),
 		persist(".config/environment.d", "your session environment", true),
@@ -271,6 +290,38 @@ func userWatches(home string) []Watch {
 		".zshrc", ".zshenv", ".zprofile", ".zlogin", ".config/fish/config.fish",
 		".xprofile", ".xsessionrc", ".pam_environment"} {
 		ws = append(ws, persist(f, "login shell start-up file", false))
+	}
+	return ws
+}
+
+// SSHWatches are the SSH monitor's watches on keys and sshd configuration:
+// /etc/ssh, /root/.ssh and every HomeRoot/*/.ssh in system mode, ~/.ssh in
+// user mode.
+func (c *Config) SSHWatches() []Watch {
+	if c.Mode == UserMode {
+		return []Watch{w(filepath.Join(c.home, ".ssh"), "your SSH keys and client config", true)}
+	}
+	return []Watch{
+		w("/etc/ssh", "sshd configuration and host keys", true),
+		w("/root/.ssh", "root's SSH keys", true),
+		{Pattern: filepath.Join(c.SSH.HomeRoot, "*", ".ssh"), Description: "users' SSH keys", Recursive: true},
+	}
+}
+
+// FileWatches are the watches the filesystem monitor runs: the enabled
+// [[watches]] when monitors.filesystem is on, then SSHWatches when
+// monitors.ssh is on.
+func (c *Config) FileWatches() []Watch {
+	var ws []Watch
+	if c.Monitors.Filesystem {
+		for _, wt := range c.Watches {
+			if wt.IsEnabled() {
+				ws = append(ws, wt)
+			}
+		}
+	}
+	if c.Monitors.SSH {
+		ws = append(ws, c.SSHWatches()...)
 	}
 	return ws
 }
@@ -378,6 +429,7 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 			}
 		}
 	}
+	c.checkSSH(bad, env)
 	for key, ds := range map[string][]string{"camera.devices": c.Camera.Devices, "microphone.devices": c.Microphone.Devices} {
 		for _, d := range ds {
 			if !filepath.IsAbs(d) {
@@ -421,6 +473,29 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 		}
 	}
 	return errs
+}
+
+func (c *Config) checkSSH(bad func(key, format string, a ...any), env Env) {
+	s := &c.SSH
+	for _, p := range []struct {
+		key      string
+		v        *string
+		optional bool
+	}{{"ssh.journal_directory", &s.JournalDirectory, true}, {"ssh.auth_log", &s.AuthLog, true}, {"ssh.home_root", &s.HomeRoot, false}} {
+		*p.v = expandHome(*p.v, env.Home)
+		if (*p.v != "" || !p.optional) && !filepath.IsAbs(*p.v) {
+			bad(p.key, "must be an absolute path (or start with ~/), not %q", *p.v)
+		}
+	}
+	if s.JournalDirectory != "" && s.AuthLog != "" {
+		bad("ssh.auth_log", "set either journal_directory (read that journal) or auth_log (read that file), not both")
+	}
+	if s.BruteForceThreshold < 1 || s.BruteForceThreshold > 100 {
+		bad("ssh.brute_force_threshold", "must be from 1 to 100 failures, not %d", s.BruteForceThreshold)
+	}
+	if s.BruteForceWindowSeconds < 1 || s.BruteForceWindowSeconds > 86400 {
+		bad("ssh.brute_force_window_seconds", "must be from 1 to 86400 seconds, not %d", s.BruteForceWindowSeconds)
+	}
 }
 
 func expandHome(p, home string) string {

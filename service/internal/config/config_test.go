@@ -28,6 +28,13 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad log level", "log_level = \"loud\"\n", "key log_level: unknown log level"},
 		{"syntax", "socket_path = \n", "c.toml:1:"},
 		{"long socket path", "socket_path = \"/" + strings.Repeat("x", 120) + "\"\n", "shorter than 108"},
+		{"relative home root", "[ssh]\nhome_root = \"home\"\n", "c.toml:2:1: key ssh.home_root: must be an absolute path"},
+		{"empty home root", "[ssh]\nhome_root = \"\"\n", "c.toml:2:1: key ssh.home_root: must be an absolute path"},
+		{"relative auth log", "[ssh]\nauth_log = \"auth.log\"\n", "c.toml:2:1: key ssh.auth_log: must be an absolute path"},
+		{"journal and auth log", "[ssh]\njournal_directory = \"/j\"\nauth_log = \"/var/log/auth.log\"\n", "c.toml:3:1: key ssh.auth_log: set either journal_directory"},
+		{"threshold", "[ssh]\nbrute_force_threshold = 0\n", "c.toml:2:1: key ssh.brute_force_threshold: must be from 1 to 100 failures, not 0"},
+		{"window", "[ssh]\nbrute_force_window_seconds = -5\n", "c.toml:2:1: key ssh.brute_force_window_seconds: must be from 1 to 86400 seconds"},
+		{"window as a duration", "[ssh]\nbrute_force_window_seconds = \"10m\"\n", "c.toml:2:30: key ssh.brute_force_window_seconds:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +52,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("user socket %s %o", u.SocketPath, u.SocketMode)
 	}
 	var paths []string
-	for _, w := range u.Watches {
+	for _, w := range u.FileWatches() {
 		paths = append(paths, w.Path)
 	}
 	for _, want := range []string{"/home/alice/.ssh", "/home/alice/.config/autostart", "/home/alice/.bashrc", "/home/alice/.profile"} {
@@ -126,4 +133,51 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// The SSH monitor watches keys and sshd's configuration: switched by
+// monitors.ssh, homes under home_root.
+func TestSSHWatches(t *testing.T) {
+	name := func(ws []config.Watch) []string {
+		var s []string
+		for _, w := range ws {
+			s = append(s, w.Path+w.Pattern)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		mode config.Mode
+		toml string
+		want []string
+	}{
+		{"system defaults", config.SystemMode, "", []string{"/etc/ssh", "/root/.ssh", "/home/*/.ssh"}},
+		{"home_root", config.SystemMode, "[ssh]\nhome_root = \"/srv/homes/\"\n", []string{"/etc/ssh", "/root/.ssh", "/srv/homes/*/.ssh"}},
+		{"user mode", config.UserMode, "", []string{"/home/alice/.ssh"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse("c.toml", []byte(tt.toml), tt.mode, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := name(c.SSHWatches()); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SSHWatches %v, want %v", got, tt.want)
+			}
+			fw := name(c.FileWatches())
+			if got := fw[len(fw)-len(tt.want):]; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("FileWatches end in %v, want %v", got, tt.want)
+			}
+			c.Monitors.SSH = false
+			for _, p := range name(c.FileWatches()) {
+				if strings.Contains(p, ".ssh") || strings.HasPrefix(p, "/etc/ssh") {
+					t.Errorf("with monitors.ssh off, %s is still watched", p)
+				}
+			}
+		})
+	}
+	c, _ := config.Parse("c.toml", []byte("[monitors]\nfilesystem = false\n"), config.SystemMode, env)
+	if got := name(c.FileWatches()); len(got) != 3 {
+		t.Errorf("filesystem off, ssh on: watches %v, want the SSH ones only", got)
+	}
 }

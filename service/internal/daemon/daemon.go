@@ -147,10 +147,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func check(cfg *config.Config, w io.Writer) error {
 	fmt.Fprintf(w, "config: %s (%s mode)\nsocket: %s (mode %04o)\n", cfg.Source, cfg.Mode, cfg.SocketPath, cfg.SocketMode)
-	for _, wt := range cfg.Watches {
-		if !wt.IsEnabled() {
-			continue
-		}
+	for _, wt := range cfg.FileWatches() {
 		p := wt.Path
 		if p == "" {
 			p = wt.Pattern
@@ -277,7 +274,7 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 
-	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.Watches))
+	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.FileWatches()))
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 	d.startWatchdog(ctx)
 
@@ -449,7 +446,7 @@ func (d *daemon) reload(ctx context.Context, mons *monitorSet) {
 	}
 	d.level.Set(slogLevel(cfg.LogLevel))
 	d.cfg = cfg
-	d.log.Info("reloaded", "config", cfg.Source, "watches", len(cfg.Watches), "triggers", len(cfg.Triggers))
+	d.log.Info("reloaded", "config", cfg.Source, "watches", len(cfg.FileWatches()), "triggers", len(cfg.Triggers))
 }
 
 // startWatchdog pings systemd at half the interval it asked for, but only

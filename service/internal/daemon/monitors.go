@@ -64,10 +64,12 @@ func newMonitorSet(d *daemon) *monitorSet {
 
 func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 	d := m.d
+	// The filesystem monitor also runs the SSH monitor's watches on keys
+	// and sshd's configuration.
 	var fw *fswatch.Watcher
-	if cfg.Monitors.Filesystem {
+	if cfg.Monitors.Filesystem || cfg.Monitors.SSH {
 		var err error
-		if fw, err = fswatch.New(cfg.Watches, d.log); err != nil {
+		if fw, err = fswatch.New(cfg.FileWatches(), d.log); err != nil {
 			return fmt.Errorf("cannot set up the filesystem monitor: %w", err)
 		}
 	}
@@ -101,19 +103,19 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 				d.emit(status("filesystem", "failed", event.High, err.Error()))
 			}
 		}()
-		n := 0
-		for _, w := range cfg.Watches {
-			if w.IsEnabled() {
-				n++
-			}
-		}
 		// Ready to systemd, or the old watcher retired, only once the
 		// new watches are in place: no change in between goes unseen.
 		select {
 		case <-fw.Ready():
 		case <-parent.Done():
 		}
-		d.emit(status("filesystem", "running", event.Low, strconv.Itoa(n)+" watches"))
+		if cfg.Monitors.Filesystem {
+			n := len(cfg.FileWatches())
+			if cfg.Monitors.SSH {
+				n -= len(cfg.SSHWatches())
+			}
+			d.emit(status("filesystem", "running", event.Low, strconv.Itoa(n)+" watches"))
+		}
 	}
 	for _, dev := range []struct {
 		on    bool
