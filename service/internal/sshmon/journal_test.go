@@ -1,0 +1,78 @@
+package sshmon_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/sshmon/sshmontest"
+)
+
+const fp = "ED25519 SHA256:n3Y0b6Kp6+fWq9m0Gf2PlgxQ2c3o7eHkzq1O2y9yTb4"
+
+// sshd's entries written to a real journal file while the monitor follows
+// it: a key login, a brute force, and what must not be reported.
+func TestJournal(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		history bool
+	}{
+		{"journal file created after start", false},
+		{"journal with history", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := sshmontest.NewJournal(t)
+			if tc.history {
+				j.Append(t, sshmontest.SSHD("Accepted password for root from 198.51.100.99 port 1 ssh2"))
+			}
+			cfg := defaults()
+			cfg.JournalDirectory = j.Dir
+			m := start(t, cfg)
+
+			j.Append(t, sshmontest.SSHD("Accepted publickey for alice from 192.0.2.10 port 52144 ssh2: "+fp))
+			e := m.next()
+			if e.Type != event.SshLogin || e.Severity != event.Medium || e.Path != "192.0.2.10" ||
+				e.Metadata["fingerprint"] != fp || e.Metadata["user"] != "alice" || e.Metadata["method"] != "publickey" ||
+				e.Metadata["remote_port"] != "52144" {
+				t.Fatalf("got %s, want a Medium SshLogin for alice with the fingerprint (history must not be replayed)", describe([]event.Event{e}))
+			}
+			if e.Process == nil || e.Process.PID != 4242 || e.Process.Comm != "sshd-session" || e.Process.UID != 0 ||
+				e.Process.Unit != "ssh.service" {
+				t.Errorf("process %+v, want sshd-session's from the journal fields", e.Process)
+			}
+
+			var failures []sshmontest.Entry
+			for i := range 6 {
+				failures = append(failures, sshmontest.SSHD(fmt.Sprintf("Failed password for invalid user admin%d from 2001:db8::66 port %d ssh2", i, 40000+i)))
+			}
+			// Entries from other programs, and sshd's matched by another field.
+			failures = append(failures,
+				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.77 port 1 ssh2", "SYSLOG_IDENTIFIER": "sudo", "_COMM": "sudo"},
+				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.78 port 2 ssh2", "_SYSTEMD_UNIT": "sshd.service", "_PID": "7"},
+				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.79 port 3 ssh2", "_COMM": "sshd", "_PID": "8"},
+				sshmontest.SSHD("Accepted password for root from 192.0.2.80 port 4 ssh2"),
+			)
+			j.Append(t, failures...)
+			got := m.until(fromIP("192.0.2.80"))
+			if count(got, event.SshLoginFailed) != 8 || count(got, event.SshBruteForce) != 1 || len(got) != 10 {
+				t.Fatalf("got %s\nwant six SshLoginFailed from 2001:db8::66, one SshBruteForce, one each from 192.0.2.78 and .79, and the root login", describe(got))
+			}
+			for _, e := range got {
+				switch e.Type {
+				case event.SshBruteForce:
+					if e.Severity != event.High || e.Path != "2001:db8::66" || e.Metadata["count"] != "5" || e.Metadata["window_seconds"] != "600" ||
+						e.Metadata["users"] != "admin0,admin1,admin2,admin3,admin4" {
+						t.Errorf("brute force %s", describe([]event.Event{e}))
+					}
+				case event.SshLoginFailed:
+					if e.Severity != event.Low || e.Metadata["method"] != "password" || e.Metadata["reason"] == "" {
+						t.Errorf("failure %s", describe([]event.Event{e}))
+					}
+				}
+			}
+			if last := got[len(got)-1]; last.Type != event.SshLogin || last.Severity != event.High {
+				t.Errorf("a root password login is %s, want a High SshLogin", describe(got[len(got)-1:]))
+			}
+		})
+	}
+}

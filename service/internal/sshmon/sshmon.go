@@ -1,0 +1,234 @@
+// Package sshmon is secmon's sshd monitor: it follows sshd's messages and
+// turns them into SshLogin, SshLoginFailed and SshBruteForce events.
+//
+// The messages come from the journal (sd-journal through go-systemd's
+// sdjournal, which needs cgo and libsystemd at run time, so it lives in this
+// package only), matched by SYSLOG_IDENTIFIER or _COMM sshd, sshd-session
+// (OpenSSH 9.8+) or sshd-auth, or by the unit sshd.service or ssh.service.
+// Where journald is not running, or [ssh] auth_log says so, they come from
+// a syslog file (/var/log/auth.log, /var/log/secure) followed with inotify
+// through rotation and truncation. Either way reading starts at the end:
+// history is not replayed.
+//
+// Nothing polls. sd_journal_wait with an infinite timeout would not wake up
+// either, but it cannot be interrupted, so Run waits on the journal's own
+// inotify descriptor (sd_journal_get_fd) in Go's poller instead and lets
+// sd-journal process what woke it.
+//
+// Changes to keys and sshd's configuration (SshAccess) are the filesystem
+// monitor's: see config.SSHWatches.
+package sshmon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/sshlog"
+)
+
+// journaldSocket exists while journald runs: without it nothing new reaches
+// the journal, and the auth log is read instead.
+var journaldSocket = "/run/systemd/journal/socket"
+
+// authLogs are tried in order when no auth_log is configured.
+var authLogs = []string{"/var/log/auth.log", "/var/log/secure"}
+
+// Watcher follows sshd's log.
+type Watcher struct {
+	log *slog.Logger
+	// Exactly one source: the journal (in journalDir, or the system's when
+	// empty) or authLog.
+	journal    bool
+	journalDir string
+	authLog    string
+	// fallback says why the auth log is read although the journal was
+	// wanted; empty when it was not.
+	fallback string
+
+	detector *sshlog.Detector
+	// now stamps auth log lines, whose timestamps have no year or zone.
+	now   func() time.Time
+	ready chan struct{}
+
+	// Run's state.
+	emit            func(event.Event)
+	reportedEvicted uint64
+	lastEvictReport time.Time
+}
+
+// New checks the configuration and picks the source; Run opens it.
+func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Watcher{
+		log: logger.With("component", "ssh"),
+		detector: sshlog.NewDetector(sshlog.DetectorConfig{
+			Threshold: cfg.BruteForceThreshold,
+			Window:    time.Duration(cfg.BruteForceWindowSeconds) * time.Second,
+		}),
+		now:   time.Now,
+		ready: make(chan struct{}),
+	}
+	switch {
+	case cfg.AuthLog != "":
+		w.authLog = cfg.AuthLog
+	case cfg.JournalDirectory != "":
+		fi, err := os.Stat(cfg.JournalDirectory)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the journal in %s: %w", cfg.JournalDirectory, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("cannot read the journal in %s: not a directory", cfg.JournalDirectory)
+		}
+		w.journal, w.journalDir = true, cfg.JournalDirectory
+	default:
+		if _, err := os.Stat(journaldSocket); err == nil {
+			w.journal = true
+			break
+		}
+		w.authLog = authLogs[0]
+		for _, p := range authLogs {
+			if _, err := os.Stat(p); err == nil {
+				w.authLog = p
+				break
+			}
+		}
+		w.fallback = "journald is not running"
+	}
+	if w.authLog != "" && !filepath.IsAbs(w.authLog) {
+		return nil, fmt.Errorf("cannot follow auth log %q: not an absolute path", w.authLog)
+	}
+	return w, nil
+}
+
+// Ready is closed once Run reads from the end of its source: what sshd logs
+// from then on is seen.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
+
+// Source says what is read, for the monitor's status.
+func (w *Watcher) Source() string {
+	switch {
+	case w.journal && w.journalDir != "":
+		return "the journal in " + w.journalDir
+	case w.journal:
+		return "the system journal"
+	case w.fallback != "":
+		return w.authLog + " (" + w.fallback + ")"
+	}
+	return w.authLog
+}
+
+// Run follows the source until ctx ends. If the journal cannot be opened
+// (no libsystemd), it says so and reads the auth log instead.
+func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
+	var once sync.Once
+	w.emit = emit
+	ready := func() { once.Do(func() { close(w.ready) }) }
+	defer ready()
+	if w.journal {
+		err := w.followJournal(ctx, ready)
+		if !errors.Is(err, errNoJournal) || w.journalDir != "" {
+			return err
+		}
+		w.journal, w.authLog, w.fallback = false, authLogs[0], err.Error()
+		w.log.Warn("reading the auth log instead of the journal", "err", err)
+		emit(status("degraded", event.Medium, "reading "+w.Source()))
+	}
+	return w.followFile(ctx, ready)
+}
+
+// report turns one parsed message into events. at is when sshd logged it;
+// proc is sshd's process where the source names it.
+func (w *Watcher) report(at time.Time, e sshlog.Entry, proc *event.Process) {
+	md := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	md["user"] = e.User
+	set("remote_ip", e.RemoteIP)
+	if e.RemotePort != 0 {
+		md["remote_port"] = strconv.Itoa(e.RemotePort)
+	}
+	set("method", e.Method)
+	set("fingerprint", e.Fingerprint)
+	from := e.RemoteIP
+	if from == "" {
+		from = "an unknown address"
+	}
+	if e.RemotePort != 0 {
+		from += " port " + strconv.Itoa(e.RemotePort)
+	}
+	switch {
+	case e.Kind == sshlog.Accepted:
+		sev := event.Medium
+		if e.User == "root" || e.Method == "password" || strings.HasPrefix(e.Method, "keyboard-interactive") {
+			sev = event.High
+		}
+		how := e.Method
+		if e.Fingerprint != "" {
+			how += " (" + e.Fingerprint + ")"
+		}
+		w.emit(event.Event{Time: at, Type: event.SshLogin, Path: e.RemoteIP, Severity: sev, Process: proc, Metadata: md,
+			Description: fmt.Sprintf("SSH login: %s from %s by %s", e.User, from, how)})
+	case e.Kind.IsFailure():
+		set("reason", e.Reason)
+		w.emit(event.Event{Time: at, Type: event.SshLoginFailed, Path: e.RemoteIP, Severity: event.Low, Process: proc, Metadata: md,
+			Description: fmt.Sprintf("SSH login failed: %q from %s: %s", e.User, from, e.Reason)})
+		w.observe(at, e)
+	}
+}
+
+func (w *Watcher) observe(at time.Time, e sshlog.Entry) {
+	bf, alert := w.detector.Observe(at, e)
+	if alert {
+		users := make([]string, len(bf.Users))
+		for i, u := range bf.Users {
+			users[i] = quoteUser(u)
+		}
+		secs := strconv.Itoa(int(bf.Window / time.Second))
+		w.emit(event.Event{Time: at, Type: event.SshBruteForce, Path: bf.RemoteIP, Severity: event.High,
+			Metadata: map[string]string{"remote_ip": bf.RemoteIP, "count": strconv.Itoa(bf.Count),
+				"window_seconds": secs, "users": strings.Join(users, ",")},
+			Description: fmt.Sprintf("SSH brute force: %d failed logins from %s within %s s (users tried: %s)",
+				bf.Count, bf.RemoteIP, secs, strings.Join(users, ", "))})
+	}
+	// Forgetting addresses that still count can hide an attack spread
+	// over many: say so, at most once a window.
+	if n := w.detector.Evictions(); n > w.reportedEvicted &&
+		(w.lastEvictReport.IsZero() || at.Sub(w.lastEvictReport) >= w.detector.Config().Window) {
+		w.reportedEvicted, w.lastEvictReport = n, at
+		w.emit(status("degraded", event.Medium, fmt.Sprintf(
+			"brute-force detection tracks at most %d addresses; %d with recent failures were forgotten so far",
+			w.detector.Config().MaxAddresses, n)))
+	}
+}
+
+// quoteUser keeps a list of user names unambiguous: names that are empty or
+// contain a comma, a quote, a space or control characters are quoted.
+func quoteUser(u string) string {
+	if u == "" || strings.ContainsAny(u, ",\" \\") || strconv.Quote(u) != `"`+u+`"` {
+		return strconv.Quote(u)
+	}
+	return u
+}
+
+func status(state string, sev event.Severity, reason string) event.Event {
+	return event.Event{
+		Type: event.MonitorStatus, Severity: sev,
+		Description: "ssh monitor " + state + ": " + reason,
+		Metadata:    map[string]string{"monitor": "ssh", "state": state, "reason": reason},
+	}
+}
