@@ -55,10 +55,8 @@ func (w *Watcher) followFile(ctx context.Context, ready func()) error {
 		return err
 	}
 	w.log.Debug("following", "file", w.authLog, "exists", t.cur != nil)
+	w.missing = t.cur == nil
 	ready()
-	if t.cur == nil {
-		w.emit(status("degraded", event.Medium, w.authLog+" does not exist; waiting for it to appear"))
-	}
 
 	stop := context.AfterFunc(ctx, func() { in.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()

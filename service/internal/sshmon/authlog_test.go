@@ -120,8 +120,8 @@ func TestAuthLogAppears(t *testing.T) {
 	cfg := defaults()
 	cfg.AuthLog = log
 	m := start(t, cfg)
-	if st := <-m.events; st.Type != event.MonitorStatus || st.Metadata["state"] != "degraded" {
-		t.Fatalf("got %s, want a degraded MonitorStatus saying the file is missing", describe([]event.Event{st}))
+	if l := m.w.Limitation(); !strings.Contains(l, "does not exist") {
+		t.Fatalf("Limitation() = %q, want it to say the file is missing", l)
 	}
 	appendTo(t, log, authLine(1)+authLine(2))
 	seen(t, m, map[int]int{}, 1, 2)

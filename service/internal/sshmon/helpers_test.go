@@ -12,6 +12,8 @@ import (
 	"github.com/pantheros/secmon/service/internal/sshmon"
 )
 
+const fp = "ED25519 SHA256:n3Y0b6Kp6+fWq9m0Gf2PlgxQ2c3o7eHkzq1O2y9yTb4"
+
 // monitor runs a Watcher for one test and collects what it emits.
 type monitor struct {
 	t      *testing.T

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sshmon_test
 
 import (
@@ -7,8 +9,6 @@ import (
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/sshmon/sshmontest"
 )
-
-const fp = "ED25519 SHA256:n3Y0b6Kp6+fWq9m0Gf2PlgxQ2c3o7eHkzq1O2y9yTb4"
 
 // sshd's entries written to a real journal file while the monitor follows
 // it: a key login, a brute force, and what must not be reported.

@@ -5,6 +5,8 @@
 // sdjournal, which needs cgo and libsystemd at run time, so it lives in this
 // package only), matched by SYSLOG_IDENTIFIER or _COMM sshd, sshd-session
 // (OpenSSH 9.8+) or sshd-auth, or by the unit sshd.service or ssh.service.
+// Built without cgo, or without libsystemd.so.0 at run time, it reads the
+// auth log instead and its Limitation says so.
 // Where journald is not running, or [ssh] auth_log says so, they come from
 // a syslog file (/var/log/auth.log, /var/log/secure) followed with inotify
 // through rotation and truncation. Either way reading starts at the end:
@@ -25,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,8 +55,11 @@ type Watcher struct {
 	journalDir string
 	authLog    string
 	// fallback says why the auth log is read although the journal was
-	// wanted; empty when it was not.
-	fallback string
+	// wanted; empty when it was not. noJournal: because it failed.
+	fallback  string
+	noJournal bool
+	// missing: the auth log did not exist when Run started.
+	missing bool
 
 	detector *sshlog.Detector
 	// now stamps auth log lines, whose timestamps have no year or zone.
@@ -113,7 +119,7 @@ func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
 }
 
 // Ready is closed once Run reads from the end of its source: what sshd logs
-// from then on is seen.
+// from then on is seen. It is never closed if Run fails before that.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Source says what is read, for the monitor's status.
@@ -135,17 +141,43 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	var once sync.Once
 	w.emit = emit
 	ready := func() { once.Do(func() { close(w.ready) }) }
-	defer ready()
 	if w.journal {
 		err := w.followJournal(ctx, ready)
 		if !errors.Is(err, errNoJournal) || w.journalDir != "" {
 			return err
 		}
-		w.journal, w.authLog, w.fallback = false, authLogs[0], err.Error()
+		w.journal, w.authLog, w.fallback, w.noJournal = false, authLogs[0], err.Error(), true
 		w.log.Warn("reading the auth log instead of the journal", "err", err)
-		emit(status("degraded", event.Medium, "reading "+w.Source()))
 	}
 	return w.followFile(ctx, ready)
+}
+
+// Limitation says, once Ready, why sshd's entries may not be seen, or "":
+// the journal could not be opened, the auth log does not exist (yet), or an
+// ordinary user reads the system journal, where other users' entries are
+// visible only to members of systemd-journal, adm or wheel.
+func (w *Watcher) Limitation() string {
+	switch {
+	case w.missing:
+		return w.authLog + " does not exist; waiting for it"
+	case w.noJournal:
+		return "the journal cannot be opened, reading " + w.authLog
+	case !w.journal || w.journalDir != "" || os.Geteuid() == 0:
+		return ""
+	}
+	gids, _ := os.Getgroups()
+	for _, name := range []string{"systemd-journal", "adm", "wheel"} {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			continue
+		}
+		for _, gid := range append(gids, os.Getegid()) {
+			if strconv.Itoa(gid) == g.Gid {
+				return ""
+			}
+		}
+	}
+	return "not root nor in group systemd-journal, adm or wheel: sshd's journal entries are not visible"
 }
 
 // report turns one parsed message into events. at is when sshd logged it;
