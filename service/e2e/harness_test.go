@@ -178,6 +178,8 @@ type env struct {
 	camera string
 	// usb turns the USB monitor on (run the daemon under umockdev).
 	usb bool
+	// ssh turns the ssh monitor on; give its [ssh] table in extra.
+	ssh bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -212,7 +214,7 @@ network = false
 usb = %v
 camera = %v
 microphone = false
-ssh = false
+ssh = %v
 
 [camera]
 devices = %s
@@ -221,7 +223,7 @@ devices = %s
 path = %q
 description = "test tree"
 recursive = true
-`, e.socket, e.state, e.dbus, e.usb, e.camera != "", tomlList(e.camera), e.tree)
+`, e.socket, e.state, e.dbus, e.usb, e.camera != "", e.ssh, tomlList(e.camera), e.tree)
 	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/trigger"
 	"github.com/pantheros/secmon/service/internal/usb"
 )
@@ -31,7 +32,6 @@ var notYet = []struct {
 	on   func(config.Monitors) bool
 }{
 	{"network", func(m config.Monitors) bool { return m.Network }},
-	{"ssh", func(m config.Monitors) bool { return m.SSH }},
 }
 
 // monitorSet runs the configuration-dependent parts: the filesystem monitor
@@ -154,6 +154,38 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 				" (fanotify needs CAP_SYS_ADMIN; other users' programs need CAP_SYS_PTRACE)"
 		}
 		d.emit(status(dev.kind.Name, state, sev, reason))
+	}
+	if cfg.Monitors.SSH {
+		sw, err := sshmon.New(cfg.SSH, d.log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("cannot set up the ssh monitor: %w", err)
+		}
+		failed := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
+				d.log.Error("ssh monitor failed", "err", err)
+				d.emit(status("ssh", "failed", event.High, err.Error()))
+				close(failed)
+			}
+		}()
+		var keys []string
+		for _, w := range cfg.SSHWatches() {
+			keys = append(keys, w.Path+w.Pattern)
+		}
+		select {
+		case <-sw.Ready():
+			state, sev, reason := "running", event.Low, "reading "+sw.Source()+"; watching "+strings.Join(keys, ", ")
+			if l := sw.Limitation(); l != "" {
+				state, sev, reason = "degraded", event.Medium, reason+"; "+l
+			}
+			d.emit(status("ssh", state, sev, reason))
+		case <-failed:
+		case <-parent.Done():
+		}
 	}
 	var oldUSB *usbRun
 	switch {
