@@ -318,3 +318,272 @@ func TestVendorHash(t *testing.T) {
 		t.Errorf("nix/package.nix has vendorHash = %q; go.mod and go.sum need vendorHash = %q", got, want)
 	}
 }
+
+// evaluated is what testdata/eval-module.nix returns.
+type evaluated struct {
+	Settings map[string]any
+	Service  struct {
+		Path            []string
+		RestartTriggers []string
+		WantedBy        []string
+		ServiceConfig   map[string]any
+	}
+	Socket struct {
+		WantedBy     []string
+		SocketConfig map[string]any
+	}
+	Notifier struct {
+		WantedBy      []string
+		PartOf        []string
+		UnitConfig    map[string]any
+		ServiceConfig map[string]any
+	}
+	Users struct {
+		Users  map[string]map[string]any
+		Groups map[string]map[string]any
+	}
+	DbusPackages []string
+	BusPolicies  []*string
+	Variables    map[string]string
+	Etc          map[string]struct{ Source string }
+	Assertions   []struct {
+		Assertion bool
+		Message   string
+	}
+}
+
+// words splits the values of a list-valued unit setting, leaving out the
+// empty value that resets it.
+func words(v any) []string {
+	var out []string
+	list, _ := v.([]any)
+	for _, x := range list {
+		out = append(out, strings.Fields(x.(string))...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sorted(s ...string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// The module's config, evaluated with a stand-in lib that keeps the module
+// system's meaning for mkIf, mkMerge and mkDefault: what each option turns
+// into, the capabilities of each monitor, and settings overriding the rest.
+func TestModuleConfig(t *testing.T) {
+	module, err := filepath.Abs(filepath.Join(root, "nix", "module.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allCaps := sorted("CAP_DAC_READ_SEARCH", "CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")
+	only := func(monitor string) string {
+		var b strings.Builder
+		for _, m := range []string{"filesystem", "network", "usb", "camera", "microphone", "ssh"} {
+			b.WriteString(m + " = " + map[bool]string{true: "true", false: "false"}[m == monitor] + "; ")
+		}
+		return "{ enable = true; monitors = { " + b.String() + "}; }"
+	}
+	tests := []struct {
+		name   string
+		secmon string
+		check  func(t *testing.T, e *evaluated)
+	}{
+		{"defaults", "{ enable = true; }", func(t *testing.T, e *evaluated) {
+			wantSettings := map[string]any{
+				"socket_path": "/run/secmon/secmon.sock", "socket_group": "secmon",
+				"monitors": map[string]any{"filesystem": true, "network": true, "usb": true, "camera": true, "microphone": true, "ssh": true},
+			}
+			if e.Settings["watches"] == nil {
+				delete(e.Settings, "watches") // absent: the daemon's own watches apply
+			}
+			if !reflectEqual(e.Settings, wantSettings) {
+				t.Errorf("settings %v, want %v", e.Settings, wantSettings)
+			}
+			sc := e.Service.ServiceConfig
+			if got := words(sc["CapabilityBoundingSet"]); !slices.Equal(got, allCaps) {
+				t.Errorf("CapabilityBoundingSet %v, want %v", got, allCaps)
+			}
+			if got := words(sc["AmbientCapabilities"]); !slices.Equal(got, allCaps) {
+				t.Errorf("AmbientCapabilities %v, want %v", got, allCaps)
+			}
+			if sc["User"] != "secmon" || sc["Group"] != "secmon" {
+				t.Errorf("User %v Group %v, want secmon", sc["User"], sc["Group"])
+			}
+			if got := sc["ExecStart"]; !reflectEqual(got, []any{"", "/nix/store/secmon/bin/secmon-daemon --system --config /etc/secmon/config.toml"}) {
+				t.Errorf("ExecStart %v", got)
+			}
+			if !slices.Equal(e.Service.WantedBy, []string{"multi-user.target"}) || !slices.Equal(e.Socket.WantedBy, []string{"sockets.target"}) {
+				t.Errorf("service wanted by %v, socket by %v", e.Service.WantedBy, e.Socket.WantedBy)
+			}
+			if got := e.Socket.SocketConfig["ListenStream"]; !reflectEqual(got, []any{"", "/run/secmon/secmon.sock"}) {
+				t.Errorf("ListenStream %v", got)
+			}
+			src := e.Etc["secmon/config.toml"].Source
+			if src == "" || !slices.Equal(e.Service.RestartTriggers, []string{src}) {
+				t.Errorf("/etc/secmon/config.toml is %q, restart triggers %v", src, e.Service.RestartTriggers)
+			}
+			if u := e.Users.Users["secmon"]; u["isSystemUser"] != true || u["group"] != "secmon" {
+				t.Errorf("user secmon %v", u)
+			}
+			if _, ok := e.Users.Groups["secmon"]; !ok {
+				t.Errorf("no group secmon in %v", e.Users.Groups)
+			}
+			if !slices.Equal(e.DbusPackages, []string{"/nix/store/secmon"}) {
+				t.Errorf("dbus packages %v, want the package alone", e.DbusPackages)
+			}
+			if _, ok := e.Variables["SECMON_SOCKET"]; ok {
+				t.Errorf("SECMON_SOCKET set for the default socket")
+			}
+			if e.Notifier.ServiceConfig["ExecStart"] != nil {
+				t.Errorf("notifier unit without notifier.enable: %v", e.Notifier)
+			}
+			for _, a := range e.Assertions {
+				if !a.Assertion {
+					t.Errorf("assertion fails: %s", a.Message)
+				}
+			}
+		}},
+		{"no monitor, no capability", `{ enable = true; monitors = { filesystem = false; network = false; usb = false; camera = false; microphone = false; ssh = false; }; }`, func(t *testing.T, e *evaluated) {
+			sc := e.Service.ServiceConfig
+			if !reflectEqual(sc["CapabilityBoundingSet"], []any{""}) || !reflectEqual(sc["AmbientCapabilities"], []any{""}) {
+				t.Errorf("capabilities %v / %v, want none", sc["CapabilityBoundingSet"], sc["AmbientCapabilities"])
+			}
+			if words(sc["SystemCallFilter"]) != nil || len(e.Service.Path) != 0 {
+				t.Errorf("system calls %v, path %v, want none", sc["SystemCallFilter"], e.Service.Path)
+			}
+			if e.Settings["monitors"].(map[string]any)["camera"] != false {
+				t.Errorf("settings.monitors %v", e.Settings["monitors"])
+			}
+		}},
+		{"camera only", only("camera"), func(t *testing.T, e *evaluated) {
+			want := sorted("CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID")
+			if got := words(e.Service.ServiceConfig["AmbientCapabilities"]); !slices.Equal(got, want) {
+				t.Errorf("capabilities %v, want %v", got, want)
+			}
+			if got := words(e.Service.ServiceConfig["SystemCallFilter"]); !slices.Equal(got, sorted("fanotify_init", "fanotify_mark", "@setuid")) {
+				t.Errorf("system calls %v", got)
+			}
+			if !slices.Equal(e.Service.Path, []string{"/nix/store/pipewire"}) {
+				t.Errorf("path %v, want pipewire for pw-dump", e.Service.Path)
+			}
+		}},
+		{"network only", only("network"), func(t *testing.T, e *evaluated) {
+			want := sorted("CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_PTRACE")
+			if got := words(e.Service.ServiceConfig["AmbientCapabilities"]); !slices.Equal(got, want) {
+				t.Errorf("capabilities %v, want %v", got, want)
+			}
+			if len(e.Service.Path) != 0 {
+				t.Errorf("path %v, want none", e.Service.Path)
+			}
+		}},
+		{"usb only", only("usb"), func(t *testing.T, e *evaluated) {
+			if got := e.Service.ServiceConfig["AmbientCapabilities"]; !reflectEqual(got, []any{""}) {
+				t.Errorf("capabilities %v, want none", got)
+			}
+		}},
+		{"filesystem only", only("filesystem"), func(t *testing.T, e *evaluated) {
+			if got := words(e.Service.ServiceConfig["AmbientCapabilities"]); !slices.Equal(got, []string{"CAP_DAC_READ_SEARCH"}) {
+				t.Errorf("capabilities %v", got)
+			}
+		}},
+		{"settings.monitors overrides monitors", `{ enable = true; settings.monitors = { camera = false; microphone = false; }; }`, func(t *testing.T, e *evaluated) {
+			m := e.Settings["monitors"].(map[string]any)
+			if m["camera"] != false || m["microphone"] != false || m["usb"] != true {
+				t.Errorf("settings.monitors %v", m)
+			}
+			caps := words(e.Service.ServiceConfig["AmbientCapabilities"])
+			if slices.Contains(caps, "CAP_SYS_ADMIN") || slices.Contains(caps, "CAP_SETUID") || len(e.Service.Path) != 0 {
+				t.Errorf("camera and microphone off, yet capabilities %v, path %v", caps, e.Service.Path)
+			}
+		}},
+		{"socketPath", `{ enable = true; socketPath = "/run/secmon/events.sock"; }`, func(t *testing.T, e *evaluated) {
+			if e.Settings["socket_path"] != "/run/secmon/events.sock" ||
+				!reflectEqual(e.Socket.SocketConfig["ListenStream"], []any{"", "/run/secmon/events.sock"}) ||
+				e.Variables["SECMON_SOCKET"] != "/run/secmon/events.sock" {
+				t.Errorf("socket_path %v, ListenStream %v, SECMON_SOCKET %q", e.Settings["socket_path"], e.Socket.SocketConfig["ListenStream"], e.Variables["SECMON_SOCKET"])
+			}
+		}},
+		{"settings.socket_path overrides socketPath", `{ enable = true; socketPath = "/run/a.sock"; settings.socket_path = "/run/b.sock"; }`, func(t *testing.T, e *evaluated) {
+			if e.Settings["socket_path"] != "/run/b.sock" || !reflectEqual(e.Socket.SocketConfig["ListenStream"], []any{"", "/run/b.sock"}) {
+				t.Errorf("socket_path %v, ListenStream %v", e.Settings["socket_path"], e.Socket.SocketConfig["ListenStream"])
+			}
+		}},
+		{"a relative socket path is refused", `{ enable = true; socketPath = "secmon.sock"; }`, func(t *testing.T, e *evaluated) {
+			if len(e.Assertions) != 1 || e.Assertions[0].Assertion {
+				t.Errorf("assertions %v, want one failing", e.Assertions)
+			}
+		}},
+		{"watches", `{ enable = true; watches = [ { path = "/etc/nixos"; description = "NixOS configuration"; enabled = true; recursive = true; } { path = "/srv"; description = ""; enabled = false; recursive = false; severity = "High"; } ]; }`, func(t *testing.T, e *evaluated) {
+			want := []any{
+				map[string]any{"path": "/etc/nixos", "description": "NixOS configuration", "enabled": true, "recursive": true},
+				map[string]any{"path": "/srv", "description": "", "enabled": false, "recursive": false, "severity": "High"},
+			}
+			if !reflectEqual(e.Settings["watches"], want) {
+				t.Errorf("settings.watches %v, want %v", e.Settings["watches"], want)
+			}
+		}},
+		{"settings.watches overrides watches", `{ enable = true; watches = [ { path = "/etc/nixos"; description = ""; enabled = true; recursive = true; } ]; settings.watches = [ ]; }`, func(t *testing.T, e *evaluated) {
+			if !reflectEqual(e.Settings["watches"], []any{}) {
+				t.Errorf("settings.watches %v, want []", e.Settings["watches"])
+			}
+		}},
+		{"another user and group", `{ enable = true; user = "svc"; group = "watchers"; extraGroups = [ "audio" "video" ]; }`, func(t *testing.T, e *evaluated) {
+			sc := e.Service.ServiceConfig
+			if sc["User"] != "svc" || sc["Group"] != "watchers" || e.Socket.SocketConfig["SocketGroup"] != "watchers" || e.Settings["socket_group"] != "watchers" {
+				t.Errorf("User %v Group %v SocketGroup %v socket_group %v", sc["User"], sc["Group"], e.Socket.SocketConfig["SocketGroup"], e.Settings["socket_group"])
+			}
+			if !reflectEqual(sc["SupplementaryGroups"], []any{"audio", "video"}) {
+				t.Errorf("SupplementaryGroups %v", sc["SupplementaryGroups"])
+			}
+			if e.Users.Users["secmon"] != nil || e.Users.Groups["secmon"] != nil {
+				t.Errorf("user or group secmon created for another user: %v %v", e.Users.Users, e.Users.Groups)
+			}
+			if len(e.BusPolicies) != 2 || e.BusPolicies[1] == nil ||
+				!strings.Contains(*e.BusPolicies[1], `<policy user="svc">`) || !strings.Contains(*e.BusPolicies[1], `<policy group="watchers">`) {
+				t.Errorf("bus policies %v: want the package's and one for svc and watchers", e.BusPolicies)
+			}
+		}},
+		{"notifier", `{ enable = true; notifier = { enable = true; users = [ "alice" "bob" ]; }; }`, func(t *testing.T, e *evaluated) {
+			n := e.Notifier
+			if !reflectEqual(n.ServiceConfig["ExecStart"], []any{"", "/nix/store/secmon/bin/secmon-notifier"}) ||
+				!slices.Equal(n.WantedBy, []string{"graphical-session.target"}) || !slices.Equal(n.PartOf, []string{"graphical-session.target"}) ||
+				n.UnitConfig["ConditionGroup"] != "secmon" {
+				t.Errorf("notifier unit %+v", n)
+			}
+			if !reflectEqual(e.Users.Groups["secmon"]["members"], []any{"alice", "bob"}) {
+				t.Errorf("group secmon %v, want members alice and bob", e.Users.Groups["secmon"])
+			}
+		}},
+		{"disabled", `{ enable = false; notifier.enable = true; }`, func(t *testing.T, e *evaluated) {
+			if e.Service.ServiceConfig["ExecStart"] != nil || e.Notifier.ServiceConfig["ExecStart"] != nil || e.Users.Users["secmon"] != nil || len(e.DbusPackages) != 0 {
+				t.Errorf("disabled, yet %+v", e)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			cmd := nixCommand(t, "nix-instantiate", "--eval", "--strict", "--json",
+				filepath.Join("testdata", "eval-module.nix"), "--arg", "module", module, "--arg", "secmon", tt.secmon)
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("cannot evaluate nix/module.nix with services.secmon = %s: %v\n%s", tt.secmon, err, stderr.String())
+			}
+			var e evaluated
+			if err := json.Unmarshal(out, &e); err != nil {
+				t.Fatalf("cannot decode %s: %v", out, err)
+			}
+			tt.check(t, &e)
+		})
+	}
+}
+
+func reflectEqual(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
