@@ -102,7 +102,7 @@ pkgs.testers.runNixOSTest {
 
     with subtest("members of the group may read events, others may not"):
         machine.succeed(
-            "su alice -c 'timeout 30 /run/current-system/sw/bin/secmon-client"
+            "su alice -c '/run/current-system/sw/bin/timeout 30 /run/current-system/sw/bin/secmon-client"
             " --replay-after 0 --type CameraAccess --count 1 --json'"
         )
         machine.succeed(
@@ -110,7 +110,7 @@ pkgs.testers.runNixOSTest {
             " /org/pantheros/Secmon1 org.pantheros.Secmon1 GetEventsAfter tu 0 1'"
         )
         machine.fail(
-            "su bob -c 'timeout 30 /run/current-system/sw/bin/secmon-client --replay-after 0 --count 1 --json'"
+            "su bob -c '/run/current-system/sw/bin/timeout 30 /run/current-system/sw/bin/secmon-client --replay-after 0 --count 1 --json'"
         )
         machine.fail(
             "su bob -c '/run/current-system/sw/bin/busctl --system call org.pantheros.Secmon"
