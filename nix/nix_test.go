@@ -378,7 +378,7 @@ func TestModuleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allCaps := sorted("CAP_DAC_READ_SEARCH", "CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")
+	allCaps := sorted("CAP_DAC_READ_SEARCH", "CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN")
 	only := func(monitor string) string {
 		var b strings.Builder
 		for _, m := range []string{"filesystem", "network", "usb", "camera", "microphone", "ssh"} {
@@ -459,11 +459,11 @@ func TestModuleConfig(t *testing.T) {
 			}
 		}},
 		{"camera only", only("camera"), func(t *testing.T, e *evaluated) {
-			want := sorted("CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID")
+			want := sorted("CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH")
 			if got := words(e.Service.ServiceConfig["AmbientCapabilities"]); !slices.Equal(got, want) {
 				t.Errorf("capabilities %v, want %v", got, want)
 			}
-			if got := words(e.Service.ServiceConfig["SystemCallFilter"]); !slices.Equal(got, sorted("fanotify_init", "fanotify_mark", "@setuid")) {
+			if got := words(e.Service.ServiceConfig["SystemCallFilter"]); !slices.Equal(got, sorted("fanotify_init", "fanotify_mark")) {
 				t.Errorf("system calls %v", got)
 			}
 			if !slices.Equal(e.Service.Path, []string{"/nix/store/pipewire"}) {
@@ -495,7 +495,7 @@ func TestModuleConfig(t *testing.T) {
 				t.Errorf("settings.monitors %v", m)
 			}
 			caps := words(e.Service.ServiceConfig["AmbientCapabilities"])
-			if slices.Contains(caps, "CAP_SYS_ADMIN") || slices.Contains(caps, "CAP_SETUID") || len(e.Service.Path) != 0 {
+			if slices.Contains(caps, "CAP_SYS_ADMIN") || len(e.Service.Path) != 0 {
 				t.Errorf("camera and microphone off, yet capabilities %v, path %v", caps, e.Service.Path)
 			}
 		}},
