@@ -1,0 +1,121 @@
+// Package ratelimit lets the first occurrence of each key through in a
+// window and counts the repeats, so that a browser's thousand connections to
+// one host are one event and one summary with the count: nothing is dropped
+// without being counted and handed back.
+//
+// Memory is bounded: when MaxKeys are followed, the oldest is ended early
+// and its summary handed back like any other. It is pure: the caller passes
+// the time and asks when the next summary is due, so nothing wakes up while
+// there is nothing to report.
+package ratelimit
+
+import (
+	"container/list"
+	"time"
+)
+
+// Summary is one key's window that had repeats.
+type Summary[K comparable, V any] struct {
+	Key K
+	// Last is the value of the latest repeat.
+	Last V
+	// Suppressed is how many were not let through.
+	Suppressed int
+	// Since is when the window started (the occurrence let through).
+	Since time.Time
+}
+
+// Limiter counts per key.
+type Limiter[K comparable, V any] struct {
+	window  time.Duration
+	max     int
+	keys    map[K]*list.Element
+	fifo    *list.List // of *entry; all windows are as long, so oldest first is soonest due
+	pending []Summary[K, V]
+	counted int // entries with Suppressed > 0
+}
+
+type entry[K comparable, V any] struct {
+	Summary[K, V]
+	until time.Time
+}
+
+// New returns a limiter letting one occurrence per key through per window,
+// following at most max keys. A window of 0 lets everything through.
+func New[K comparable, V any](window time.Duration, max int) *Limiter[K, V] {
+	if max < 1 {
+		max = 1
+	}
+	return &Limiter[K, V]{window: window, max: max, keys: map[K]*list.Element{}, fifo: list.New()}
+}
+
+// Allow says whether this occurrence is to be reported. If not, it is
+// counted for the key's summary.
+func (l *Limiter[K, V]) Allow(key K, v V, now time.Time) bool {
+	if l.window <= 0 {
+		return true
+	}
+	l.expire(now)
+	if el, ok := l.keys[key]; ok {
+		e := el.Value.(*entry[K, V])
+		if e.Suppressed == 0 {
+			l.counted++
+		}
+		e.Suppressed++
+		e.Last = v
+		return false
+	}
+	if l.fifo.Len() >= l.max {
+		l.end(l.fifo.Front())
+	}
+	l.keys[key] = l.fifo.PushBack(&entry[K, V]{Summary: Summary[K, V]{Key: key, Last: v, Since: now}, until: now.Add(l.window)})
+	return true
+}
+
+// Due returns the summaries of the windows that ended by now, and of keys
+// ended early to make room.
+func (l *Limiter[K, V]) Due(now time.Time) []Summary[K, V] {
+	l.expire(now)
+	out := l.pending
+	l.pending = nil
+	return out
+}
+
+// Next says when Due will next have something: ok is false when nothing is
+// counted (then no timer is needed); a time not after now means at once.
+func (l *Limiter[K, V]) Next() (at time.Time, ok bool) {
+	if len(l.pending) > 0 {
+		return time.Time{}, true
+	}
+	if l.counted == 0 {
+		return time.Time{}, false
+	}
+	for el := l.fifo.Front(); el != nil; el = el.Next() {
+		if e := el.Value.(*entry[K, V]); e.Suppressed > 0 {
+			return e.until, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// Len is how many keys are followed.
+func (l *Limiter[K, V]) Len() int { return l.fifo.Len() }
+
+func (l *Limiter[K, V]) expire(now time.Time) {
+	for el := l.fifo.Front(); el != nil; el = l.fifo.Front() {
+		if el.Value.(*entry[K, V]).until.After(now) {
+			return
+		}
+		l.end(el)
+	}
+}
+
+func (l *Limiter[K, V]) end(el *list.Element) {
+	e := el.Value.(*entry[K, V])
+	l.fifo.Remove(el)
+	delete(l.keys, e.Key)
+	if e.Suppressed > 0 {
+		l.counted--
+		l.pending = append(l.pending, e.Summary)
+	}
+}
