@@ -3,6 +3,7 @@ module github.com/pantheros/secmon
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/esiqveland/notify v0.13.3
 	github.com/fsnotify/fsnotify v1.10.1
@@ -16,3 +17,5 @@ require (
 )
 
 require github.com/jkeiser/iter v0.0.0-20200628201005-c8aa0ae784d1 // indirect
+
+tool github.com/cilium/ebpf/cmd/bpf2go

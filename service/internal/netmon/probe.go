@@ -1,0 +1,242 @@
+package netmon
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// probe is the loaded eBPF side: programs attached, the ring buffer open.
+type probe struct {
+	maps   *ebpf.Collection // the maps (and global variables) all programs share
+	progs  []*ebpf.Program
+	links  []link.Link
+	reader *ringbuf.Reader
+	// missing names what could not be loaded or attached and so is not seen.
+	missing []string
+}
+
+// Linux capability numbers (linux/capability.h).
+const (
+	capNetAdmin = 12
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// effectiveCaps reads CapEff of this process.
+func effectiveCaps() (uint64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// missingCaps names what tracing programs (and, with cgroups, the bind and
+// release programs) need that this process lacks.
+func missingCaps(cgroup bool) []string {
+	caps, ok := effectiveCaps()
+	if !ok {
+		return nil
+	}
+	has := func(c uint) bool { return caps&(1<<c) != 0 }
+	var miss []string
+	if !has(capSysAdmin) {
+		if !has(capBPF) {
+			miss = append(miss, "CAP_BPF")
+		}
+		if !has(capPerfmon) {
+			miss = append(miss, "CAP_PERFMON")
+		}
+	}
+	if cgroup && !has(capNetAdmin) {
+		miss = append(miss, "CAP_NET_ADMIN")
+	}
+	return miss
+}
+
+// cgroup2Root is where the cgroup v2 hierarchy is mounted ("" if nowhere).
+func cgroup2Root() string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		fields := strings.Fields(sc.Text())
+		for i, f := range fields {
+			if f == "-" && i+1 < len(fields) && fields[i+1] == "cgroup2" && len(fields) > 4 {
+				return fields[4]
+			}
+		}
+	}
+	return ""
+}
+
+// loadProbe loads the programs for the namespace given by its inode and
+// cookie, and attaches them. Each part is loaded on its own, so a kernel
+// without one tracepoint (icmp:icmp_send is from Linux 6.10) or a daemon
+// without CAP_NET_ADMIN loses only that part, listed in missing. It fails
+// when the core (sock:inet_sock_set_state) cannot be had.
+func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
+	// Only kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; this is
+	// a no-op on later ones.
+	_ = rlimit.RemoveMemlock()
+	spec, err := loadNetmon()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the embedded eBPF object: %w", err)
+	}
+	if err := spec.Variables["netns_ino"].Set(netnsIno); err != nil {
+		return nil, fmt.Errorf("cannot set the namespace filter: %w", err)
+	}
+	if err := spec.Variables["netns_cookie"].Set(netnsCookie); err != nil {
+		return nil, fmt.Errorf("cannot set the namespace filter: %w", err)
+	}
+	mapsOnly := spec.Copy()
+	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
+	maps, err := ebpf.NewCollection(mapsOnly)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create eBPF maps: %w", explain(err, true))
+	}
+	p := &probe{maps: maps}
+	cache := btf.NewCache() // the kernel's BTF, parsed once for all programs
+	load := func(name string) (*ebpf.Program, error) {
+		one := spec.Copy()
+		one.Programs = map[string]*ebpf.ProgramSpec{name: spec.Programs[name]}
+		c, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: maps.Maps, Cache: cache})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		prog := c.DetachProgram(name)
+		p.progs = append(p.progs, prog)
+		return prog, nil
+	}
+	fail := func(err error) (*probe, error) {
+		p.close()
+		return nil, err
+	}
+
+	for _, tp := range []struct {
+		prog, what string
+	}{
+		{"set_state", "listeners and TCP connections"},
+		{"send_reset", "probes of closed TCP ports"},
+		{"icmp_send", "probes of closed UDP ports"},
+	} {
+		tracepoint := strings.TrimPrefix(spec.Programs[tp.prog].SectionName, "tp_btf/")
+		prog, err := load(tp.prog)
+		var l link.Link
+		if err == nil {
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		}
+		if err != nil {
+			err = explain(err, false)
+			if tp.prog == "set_state" {
+				return fail(fmt.Errorf("cannot use the tracepoint %s: %w", tracepoint, err))
+			}
+			p.missing = append(p.missing, fmt.Sprintf("%s (tracepoint %s: %v)", tp.what, tracepoint, err))
+			continue
+		}
+		p.links = append(p.links, l)
+	}
+
+	// The UDP programs go together: half of them would mislead.
+	if cgRoot := cgroup2Root(); cgRoot == "" {
+		p.missing = append(p.missing, "UDP binds and their release (no cgroup v2 hierarchy is mounted)")
+	} else {
+		var links []link.Link
+		for _, cg := range []struct {
+			prog   string
+			attach ebpf.AttachType
+		}{
+			{"bind4", ebpf.AttachCGroupInet4Bind},
+			{"bind6", ebpf.AttachCGroupInet6Bind},
+			{"post_bind4", ebpf.AttachCGroupInet4PostBind},
+			{"post_bind6", ebpf.AttachCGroupInet6PostBind},
+			{"sock_release", ebpf.AttachCgroupInetSockRelease},
+		} {
+			prog, err := load(cg.prog)
+			var l link.Link
+			if err == nil {
+				l, err = link.AttachCgroup(link.CgroupOptions{Path: cgRoot, Attach: cg.attach, Program: prog})
+			}
+			if err != nil {
+				for _, l := range links {
+					l.Close()
+				}
+				links = nil
+				p.missing = append(p.missing, fmt.Sprintf("UDP binds and their release (cgroup program %s on %s: %v)", cg.prog, cgRoot, explain(err, true)))
+				break
+			}
+			links = append(links, l)
+		}
+		p.links = append(p.links, links...)
+	}
+
+	rd, err := ringbuf.NewReader(maps.Maps["events"])
+	if err != nil {
+		return fail(fmt.Errorf("cannot open the eBPF ring buffer: %w", err))
+	}
+	p.reader = rd
+	// Loading parsed the kernel's BTF (several MB, garbage now): give the
+	// memory back at once rather than keep it while idle.
+	debug.FreeOSMemory()
+	return p, nil
+}
+
+// explain names the missing capabilities behind a permission error (the
+// kernel says only EPERM).
+func explain(err error, cgroup bool) error {
+	if errors.Is(err, os.ErrPermission) {
+		if miss := missingCaps(cgroup); len(miss) > 0 {
+			return &capsError{miss, err}
+		}
+		if b, rerr := os.ReadFile("/sys/kernel/security/lockdown"); rerr == nil && strings.Contains(string(b), "[confidentiality]") {
+			return fmt.Errorf("the kernel is locked down (confidentiality): %w", err)
+		}
+	}
+	return err
+}
+
+type capsError struct {
+	missing []string
+	err     error
+}
+
+func (e *capsError) Error() string { return "missing " + strings.Join(e.missing, ", ") }
+func (e *capsError) Unwrap() error { return e.err }
+
+func (p *probe) close() {
+	if p.reader != nil {
+		p.reader.Close()
+	}
+	for _, l := range p.links {
+		l.Close()
+	}
+	for _, prog := range p.progs {
+		prog.Close()
+	}
+	p.maps.Close()
+}
