@@ -65,6 +65,7 @@ type Config struct {
 	Camera     Devices   `toml:"camera"`
 	Microphone Devices   `toml:"microphone"`
 	SSH        SSH       `toml:"ssh"`
+	Network    Network   `toml:"network"`
 	Watches    []Watch   `toml:"watches"`
 	Triggers   []Trigger `toml:"triggers"`
 
@@ -107,6 +108,20 @@ type Monitors struct {
 type Devices struct {
 	// Devices are globs of device nodes; nodes that appear later count.
 	Devices []string `toml:"devices"`
+}
+
+// Network sets the network monitor ([network]).
+type Network struct {
+	// AllowedListeners are programs expected to listen on a non-loopback
+	// address: a comm ("sshd") or an absolute exe path, possibly a glob.
+	AllowedListeners []string `toml:"allowed_listeners"`
+	// PortScanThreshold distinct local ports touched by one remote address
+	// within PortScanWindowSeconds are a port scan.
+	PortScanThreshold     int `toml:"port_scan_threshold"`
+	PortScanWindowSeconds int `toml:"port_scan_window_seconds"`
+	// ConnectionRateLimitSeconds: at most one NetworkConnection per program
+	// and remote in this time, the rest counted into a summary; 0: all.
+	ConnectionRateLimitSeconds int `toml:"connection_rate_limit_seconds"`
 }
 
 // Watch is one [[watches]] entry.
@@ -227,6 +242,7 @@ func Defaults(mode Mode, env Env) *Config {
 		Microphone:   Devices{Devices: []string{"/dev/snd/pcmC*D*c"}}, // capture only: playback is not a microphone
 		Monitors:     Monitors{true, true, true, true, true, true},
 		SSH:          SSH{HomeRoot: "/home", BruteForceThreshold: 5, BruteForceWindowSeconds: 600},
+		Network:      Network{PortScanThreshold: 10, PortScanWindowSeconds: 60, ConnectionRateLimitSeconds: 60},
 		Mode:         mode,
 		home:         env.Home,
 	}
@@ -438,6 +454,29 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 				bad(key, "bad glob %q: %v", d, err)
 			}
 		}
+	}
+	for _, a := range c.Network.AllowedListeners {
+		switch {
+		case a == "":
+			bad("network.allowed_listeners", "an entry is empty")
+		case filepath.IsAbs(a):
+			if _, err := filepath.Match(a, "/"); err != nil {
+				bad("network.allowed_listeners", "bad glob %q: %v", a, err)
+			}
+		case strings.Contains(a, "/"):
+			bad("network.allowed_listeners", "%q is neither a program name (comm) nor an absolute path", a)
+		case len(a) > 15:
+			bad("network.allowed_listeners", "%q is longer than a comm can be (15 bytes): give the absolute path of the program", a)
+		}
+	}
+	if n := c.Network.PortScanThreshold; n < 2 || n > 1024 {
+		bad("network.port_scan_threshold", "must be between 2 and 1024, not %d", n)
+	}
+	if n := c.Network.PortScanWindowSeconds; n < 1 || n > 86400 {
+		bad("network.port_scan_window_seconds", "must be between 1 and 86400, not %d", n)
+	}
+	if n := c.Network.ConnectionRateLimitSeconds; n < 0 || n > 86400 {
+		bad("network.connection_rate_limit_seconds", "must be between 0 and 86400, not %d", n)
 	}
 	names := map[string]bool{}
 	for i := range c.Triggers {

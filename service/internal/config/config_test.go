@@ -27,6 +27,12 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad mode", "socket_mode = \"0999\"\n", "c.toml:1:15: key socket_mode: socket mode \"0999\""},
 		{"bad log level", "log_level = \"loud\"\n", "key log_level: unknown log level"},
 		{"syntax", "socket_path = \n", "c.toml:1:"},
+		{"scan threshold", "[network]\nport_scan_threshold = 1\n", "c.toml:2:1: key network.port_scan_threshold: must be between 2 and 1024, not 1"},
+		{"scan window", "[network]\nport_scan_window_seconds = 0\n", "c.toml:2:1: key network.port_scan_window_seconds: must be between 1"},
+		{"rate limit", "[network]\nconnection_rate_limit_seconds = -1\n", "c.toml:2:1: key network.connection_rate_limit_seconds: must be between 0"},
+		{"relative listener", "[network]\nallowed_listeners = [\"sshd\", \"bin/sshd\"]\n", "c.toml:2:1: key network.allowed_listeners: \"bin/sshd\" is neither"},
+		{"long comm", "[network]\nallowed_listeners = [\"a-very-long-daemon-name\"]\n", "key network.allowed_listeners: \"a-very-long-daemon-name\" is longer than a comm"},
+		{"scan window type", "[network]\nport_scan_window_seconds = \"60s\"\n", "c.toml:2:28: key network.port_scan_window_seconds:"},
 		{"long socket path", "socket_path = \"/" + strings.Repeat("x", 120) + "\"\n", "shorter than 108"},
 		{"relative home root", "[ssh]\nhome_root = \"home\"\n", "c.toml:2:1: key ssh.home_root: must be an absolute path"},
 		{"empty home root", "[ssh]\nhome_root = \"\"\n", "c.toml:2:1: key ssh.home_root: must be an absolute path"},
@@ -68,6 +74,9 @@ func TestDefaults(t *testing.T) {
 	s := config.Defaults(config.SystemMode, env)
 	if s.SocketPath != "/run/secmon/secmon.sock" || s.SocketMode != 0o660 || !s.Monitors.Camera {
 		t.Errorf("system defaults %+v", s)
+	}
+	if n := s.Network; n.PortScanThreshold != 10 || n.PortScanWindowSeconds != 60 || n.ConnectionRateLimitSeconds != 60 || len(n.AllowedListeners) != 0 {
+		t.Errorf("network defaults %+v, want the seed's 10 ports in 60 s", n)
 	}
 }
 
