@@ -180,6 +180,8 @@ type env struct {
 	usb bool
 	// ssh turns the ssh monitor on; give its [ssh] table in extra.
 	ssh bool
+	// network turns the network monitor on.
+	network bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -210,7 +212,7 @@ dbus = %q
 
 [monitors]
 filesystem = true
-network = false
+network = %v
 usb = %v
 camera = %v
 microphone = false
@@ -223,7 +225,7 @@ devices = %s
 path = %q
 description = "test tree"
 recursive = true
-`, e.socket, e.state, e.dbus, e.usb, e.camera != "", e.ssh, tomlList(e.camera), e.tree)
+`, e.socket, e.state, e.dbus, e.network, e.usb, e.camera != "", e.ssh, tomlList(e.camera), e.tree)
 	if err := os.WriteFile(e.config, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}

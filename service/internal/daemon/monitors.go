@@ -20,6 +20,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/sshmon"
+	"github.com/pantheros/secmon/service/internal/netmon"
 	"github.com/pantheros/secmon/service/internal/trigger"
 	"github.com/pantheros/secmon/service/internal/usb"
 )
@@ -31,7 +32,6 @@ var notYet = []struct {
 	name string
 	on   func(config.Monitors) bool
 }{
-	{"network", func(m config.Monitors) bool { return m.Network }},
 }
 
 // monitorSet runs the configuration-dependent parts: the filesystem monitor
@@ -154,6 +154,33 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 				" (fanotify needs CAP_SYS_ADMIN; other users' programs need CAP_SYS_PTRACE)"
 		}
 		d.emit(status(dev.kind.Name, state, sev, reason))
+	}
+	if cfg.Monitors.Network {
+		nw, err := netmon.New(netmon.Config{
+			AllowedListeners:    cfg.Network.AllowedListeners,
+			ScanThreshold:       cfg.Network.PortScanThreshold,
+			ScanWindow:          time.Duration(cfg.Network.PortScanWindowSeconds) * time.Second,
+			ConnectionRateLimit: time.Duration(cfg.Network.ConnectionRateLimitSeconds) * time.Second,
+		}, d.log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("cannot set up the network monitor: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := nw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
+				d.log.Error("network monitor failed", "err", err)
+				d.emit(status("network", "failed", event.High, err.Error()))
+			}
+		}()
+		// It reports its own state (running, or degraded and why) and the
+		// listeners present at start before it is ready.
+		select {
+		case <-nw.Ready():
+		case <-parent.Done():
+		}
 	}
 	if cfg.Monitors.SSH {
 		sw, err := sshmon.New(cfg.SSH, d.log)
