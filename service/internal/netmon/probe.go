@@ -213,9 +213,11 @@ func explain(err error, cgroup bool) error {
 		if miss := missingCaps(cgroup); len(miss) > 0 {
 			return &capsError{miss, err}
 		}
-		if b, rerr := os.ReadFile("/sys/kernel/security/lockdown"); rerr == nil && strings.Contains(string(b), "[confidentiality]") {
-			return fmt.Errorf("the kernel is locked down (confidentiality): %w", err)
-		}
+	}
+	// lockdown=confidentiality forbids reading kernel memory from eBPF:
+	// the verifier then refuses the helper (EINVAL), whatever the caps.
+	if b, rerr := os.ReadFile("/sys/kernel/security/lockdown"); rerr == nil && strings.Contains(string(b), "[confidentiality]") {
+		return fmt.Errorf("the kernel is locked down (lockdown=confidentiality): %w", err)
 	}
 	return err
 }
