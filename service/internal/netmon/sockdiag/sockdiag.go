@@ -4,8 +4,9 @@
 //
 // It is an inventory, not a source of events: sock_diag has no
 // notifications. It needs no privilege; naming other users' processes needs
-// CAP_SYS_PTRACE (their fd directories are private). Measured here: a dump
-// of 1,000 listeners takes about 0.4 ms.
+// CAP_SYS_PTRACE (their fd directories are private). Measured here
+// (BenchmarkListeners1000): the four dumps (TCP and UDP, IPv4 and IPv6)
+// with 1,000 TCP listeners open take 0.7 ms.
 package sockdiag
 
 import (

@@ -130,3 +130,25 @@ func TestDialOtherNamespace(t *testing.T) {
 		t.Fatalf("netns cookies %d (%v), %d (%v): want two different ones", a, errA, b, errB)
 	}
 }
+
+// go test -run '^$' -bench Listeners ./service/internal/netmon/sockdiag/
+func BenchmarkListeners1000(b *testing.B) {
+	for range 1000 {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			b.Skipf("cannot open 1,000 listeners: %v", err)
+		}
+		defer ln.Close()
+	}
+	c, err := sockdiag.Dial("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for b.Loop() {
+		socks, err := c.Listeners()
+		if err != nil || len(socks) < 1000 {
+			b.Fatalf("%d sockets, %v", len(socks), err)
+		}
+	}
+}
