@@ -19,8 +19,8 @@ import (
 	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
-	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/netmon"
+	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/trigger"
 	"github.com/pantheros/secmon/service/internal/usb"
 )
@@ -31,8 +31,7 @@ import (
 var notYet = []struct {
 	name string
 	on   func(config.Monitors) bool
-}{
-}
+}{}
 
 // monitorSet runs the configuration-dependent parts: the filesystem monitor
 // and the triggers. apply starts the new ones before stopping the old, so a
