@@ -83,7 +83,7 @@ buildSecmon {
   #   go mod vendor -o /tmp/v/vendor
   #   nix --extra-experimental-features nix-command hash path /tmp/v/vendor
   # (or set lib.fakeHash here and copy the hash `nix build` reports).
-  vendorHash = "sha256-nCtF5wf0IKGDXr0oXQ77YIqa/dvuGOCkd12oNpwYU+s=";
+  vendorHash = "sha256-xvm09zabAlxTOmi97f5fc7HErxaYHnilfln+uxb0IV8=";
 
   subPackages = [
     "service/cmd/secmon-daemon"
