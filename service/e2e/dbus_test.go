@@ -251,6 +251,24 @@ func TestDBusRestartLosesNothingForReplay(t *testing.T) {
 			t.Errorf("replay after seq %d lacks %s (got %d events)", last, p, len(evs))
 		}
 	}
+	// Losing the bus and getting it back are events too, on the socket.
+	var lost, back bool
+	for _, ev := range evs {
+		if ev.Type == "MonitorStatus" && ev.Details["monitor"] == "dbus" {
+			lost = lost || ev.Details["state"] == "degraded"
+			back = back || ev.Details["state"] == "running"
+		}
+	}
+	if !lost || !back {
+		sock.until(func(ev event.Event) bool {
+			if ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "dbus" {
+				lost = lost || ev.Metadata["state"] == "degraded"
+				back = back || ev.Metadata["state"] == "running"
+			}
+			return lost && back
+		})
+	}
+
 }
 
 // The shipped policy with the real daemon: a user outside group secmon may

@@ -47,3 +47,23 @@ func TestStateDirectoryFull(t *testing.T) {
 		t.Errorf("no log line about the state directory:\n%s", d.stderr.String())
 	}
 }
+
+// Without a journal the daemon says so in a MonitorStatus event (and writes
+// events to standard error) instead of losing them quietly.
+func TestNoJournalIsAnEvent(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/journal/socket"); err == nil {
+		t.Skip("journald runs here: this test needs a machine without one (the journal tests cover the other case)")
+	}
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	got := s.until(func(ev event.Event) bool { return ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "journal" })
+	if ev := got[len(got)-1]; ev.Metadata["state"] != "unavailable" || !strings.Contains(ev.Description, "standard error") {
+		t.Fatalf("got %+v, want the journal unavailable and where events go instead", ev)
+	}
+	if !strings.Contains(d.stderr.String(), `"monitor":"journal"`) {
+		t.Errorf("events are not on standard error:\n%s", d.stderr.String())
+	}
+}

@@ -181,7 +181,9 @@ type daemon struct {
 
 	hub    *hub.Hub
 	status *statusLine
-	wg     sync.WaitGroup
+	// journalMissing: events go to standard error; said as a MonitorStatus.
+	journalMissing bool
+	wg             sync.WaitGroup
 }
 
 // emit is what monitors call.
@@ -269,6 +271,9 @@ func (d *daemon) run(ctx context.Context) error {
 	for _, p := range stateProblems {
 		d.emit(status("state", "degraded", event.High, p))
 	}
+	if d.journalMissing {
+		d.emit(status("journal", "unavailable", event.Medium, "no journal socket (/run/systemd/journal/socket): events go to standard error as JSON lines"))
+	}
 	mons := newMonitorSet(d)
 	if err := mons.apply(ctx, cfg); err != nil {
 		return err
@@ -346,8 +351,11 @@ func (d *daemon) startSinks(ctx context.Context) {
 	d.goSink(ctx, "journal", jsub, js.Run)
 	if js.UsingJournal() {
 		d.log.Info("events go to the journal", "try", "journalctl SYSLOG_IDENTIFIER=secmon")
-	} else if !d.flags.print {
-		d.log.Info("no journal: events go to standard error as JSON lines")
+	} else {
+		if !d.flags.print {
+			d.log.Info("no journal: events go to standard error as JSON lines")
+		}
+		d.journalMissing = true
 	}
 	if d.flags.print {
 		psub := d.hub.Subscribe(hub.SubOptions{Name: "terminal", Queue: 1 << 14})
@@ -382,7 +390,14 @@ func (d *daemon) startBus(ctx context.Context) error {
 	case "session":
 		connect = connectSessionBus
 	}
-	sink := dbussink.New(d.hub, dbussink.Options{Connect: connect, BusName: which, Version: version.Version, Logger: d.log})
+	sink := dbussink.New(d.hub, dbussink.Options{Connect: connect, BusName: which, Version: version.Version, Logger: d.log,
+		Status: func(state, reason string) {
+			sev := event.High
+			if state == "running" {
+				sev = event.Low
+			}
+			d.emit(status("dbus", state, sev, reason)) // Publish never blocks
+		}})
 	// Subscribe first: nothing published from here on misses the bus.
 	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096})
 	if err := sink.Start(); err != nil {

@@ -38,6 +38,10 @@ type Options struct {
 	BusName string
 	Version string
 	Logger  *slog.Logger
+	// Status, if set, is told when the bus goes away and comes back
+	// ("degraded" or "running", and why), so that the other sinks carry
+	// it as a MonitorStatus event. It must not block.
+	Status func(state, reason string)
 }
 
 // Sink is the D-Bus projection of the hub.
@@ -112,6 +116,9 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 			return nil
 		case <-conn.Context().Done():
 			s.log.Warn("lost the bus; monitoring goes on, reconnecting")
+			if s.o.Status != nil {
+				s.o.Status("degraded", "lost the "+s.o.BusName+" bus: no Event signals until it is back; the socket and the journal carry every event")
+			}
 			s.mu.Lock()
 			s.conn = nil
 			s.mu.Unlock()
@@ -162,6 +169,9 @@ func (s *Sink) reconnect(ctx context.Context) error {
 		err := s.Start()
 		if err == nil {
 			s.log.Info("back on the bus; clients catch up with GetEventsAfter", "last_seq", s.hub.LastSeq())
+			if s.o.Status != nil {
+				s.o.Status("running", "back on the "+s.o.BusName+" bus; clients catch up with GetEventsAfter")
+			}
 			return nil
 		}
 		s.log.Debug("still no bus", "err", err)

@@ -166,9 +166,15 @@ func (s *Server) serveClient(ctx context.Context, c net.Conn) {
 	name := peer(cred)
 	if err := s.allowed(cred); err != nil {
 		s.log.Warn("client refused", "peer", name, "err", err)
+		// Say why, then let the client finish writing its request before
+		// the close (else its write fails and it never reads this).
 		b, _ := json.Marshal(map[string]string{"error": err.Error()})
-		c.SetWriteDeadline(time.Now().Add(time.Second))
+		c.SetDeadline(time.Now().Add(2 * time.Second))
 		c.Write(append(b, '\n'))
+		if uc, ok := c.(*net.UnixConn); ok {
+			uc.CloseWrite()
+		}
+		io.Copy(io.Discard, io.LimitReader(c, maxRequest))
 		c.Close()
 		return
 	}
