@@ -59,7 +59,9 @@ func TestNoJournalIsAnEvent(t *testing.T) {
 	d := startDaemon(t, []string{e.config})
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0}`)
-	got := s.until(func(ev event.Event) bool { return ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "journal" })
+	got := s.until(func(ev event.Event) bool {
+		return ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "journal"
+	})
 	if ev := got[len(got)-1]; ev.Metadata["state"] != "unavailable" || !strings.Contains(ev.Description, "standard error") {
 		t.Fatalf("got %+v, want the journal unavailable and where events go instead", ev)
 	}
