@@ -210,6 +210,10 @@ func (w *Watcher) removed(p string, k kind) {
 	}
 	var lost []*spec
 	for _, s := range w.specs {
+		if within(s.root, p) && s.tree[s.root] != nil && !s.gone {
+			s.gone = true
+			w.rootStatus(s, "degraded", "watch "+s.name+" ("+s.root+") was removed; it is watched again when it comes back")
+		}
 		if s.tree[p] != nil {
 			w.dropTree(s, p)
 		}
@@ -264,6 +268,22 @@ func (w *Watcher) resolve(s *spec, live bool) {
 	if fi.IsDir() && s.descend(s.root) {
 		w.addTree(s, s.root, live)
 	}
+	if s.gone && s.tree[s.root] != nil {
+		s.gone = false
+		w.rootStatus(s, "running", "watch "+s.name+" ("+s.root+") is back and watched again")
+	}
+}
+
+// rootStatus says that a watch's root went away or came back.
+func (w *Watcher) rootStatus(s *spec, state, reason string) {
+	sev := event.Medium
+	if state == "running" {
+		sev = event.Low
+	}
+	w.log.Info("filesystem watch "+state, "watch", s.name, "reason", reason)
+	w.emit(event.Event{Type: event.MonitorStatus, Path: s.root, Severity: sev,
+		Description: "Filesystem monitoring " + state + ": " + reason,
+		Metadata:    map[string]string{"monitor": "filesystem", "state": state, "reason": reason}})
 }
 
 // existingAncestor returns the deepest existing directory above p ("" for "/").

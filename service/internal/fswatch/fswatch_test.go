@@ -369,12 +369,24 @@ func TestMissingPathAppears(t *testing.T) {
 		h.waitEvent(event.FileCreate, p)
 	}
 
-	// A deleted root is waited for again, from higher up.
+	// A deleted root is waited for again, from higher up, and its loss and
+	// return are said as MonitorStatus events.
 	must(t, os.RemoveAll(filepath.Join(base, "x")))
 	h.waitEvent(event.FileDelete, target)
+	if st := h.waitEvent(event.MonitorStatus, target); st.Metadata["state"] != "degraded" || !strings.Contains(st.Description, "removed") {
+		t.Fatalf("got %+v, want the watch's root reported removed", st)
+	}
 	mkdirAll(t, target)
 	writeFile(t, filepath.Join(target, "h"))
 	h.waitEvent(event.FileCreate, filepath.Join(target, "h"))
+	h.waitFor("the root back", func(evs []event.Event) bool {
+		for _, e := range evs {
+			if e.Type == event.MonitorStatus && e.Metadata["state"] == "running" && e.Path == target {
+				return true
+			}
+		}
+		return false
+	})
 
 	n := creations(h.settle())
 	for _, p := range want {
@@ -383,7 +395,7 @@ func TestMissingPathAppears(t *testing.T) {
 		}
 	}
 	for _, e := range h.got {
-		if !strings.HasPrefix(e.Path, target) {
+		if e.Type != event.MonitorStatus && !strings.HasPrefix(e.Path, target) {
 			t.Errorf("event outside the watch: %s %s", e.Type, e.Path)
 		}
 	}

@@ -31,6 +31,9 @@ type spec struct {
 	// tree maps each watched directory at or below root to its watched
 	// subdirectories, so that a removed directory drops its subtree.
 	tree map[string]map[string]bool
+	// gone is set while the root, once watched, has been removed: its
+	// return is said as a MonitorStatus, as its loss was.
+	gone bool
 }
 
 func compile(wt config.Watch) (*spec, error) {
