@@ -1,0 +1,431 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// observer is who watches a burst.
+type observer struct {
+	name    string
+	clients int // secmon socket clients; 0 with inotifywait or nothing
+	inotify bool
+}
+
+var observers = []observer{
+	{name: "nothing watching"},
+	{name: "inotifywait -m -r", inotify: true},
+	{name: "secmon, 1 client", clients: 1},
+	{name: "secmon, 10 clients", clients: 10},
+}
+
+// burstResult is one observed burst.
+type burstResult struct {
+	gen     workloadResult
+	readers []*tally
+	rss     uint64 // secmon's peak RSS (VmHWM) over the burst
+}
+
+// workloadResult is what the workload program prints.
+type workloadResult struct {
+	StartNS int64 `json:"start_ns"`
+	EndNS   int64 `json:"end_ns"`
+	Ops     int   `json:"ops"`
+}
+
+func (w workloadResult) duration() time.Duration { return time.Duration(w.EndNS - w.StartNS) }
+
+// elapsed is from the burst's first operation to the last event t saw.
+func (w workloadResult) elapsed(t *tally) time.Duration { return time.Duration(t.last - w.StartNS) }
+
+// burstFigure runs the burst figure on the scratch directory's filesystem
+// and, when there is one, on tmpfs.
+func (b *bench) burstFigure(ctx context.Context) []section {
+	secs := b.burstOn(ctx, b.r.dir)
+	if b.fast != "" && ctx.Err() == nil {
+		secs = append(secs, b.burstOn(ctx, b.fast)...)
+	}
+	return secs
+}
+
+// burstOn runs the same burst of file operations in base with nothing
+// watching, with inotifywait, and with secmon to 1 and to 10 socket clients,
+// -runs times in turn, and gives the throughput and loss table and the
+// overhead table.
+func (b *bench) burstOn(ctx context.Context, base string) []section {
+	fs := fsType(base)
+	tTitle, oTitle := "Throughput against inotifywait ("+fs+")", "Overhead on the watched workload ("+fs+")"
+	o := b.opts
+	results := make([][]burstResult, len(observers))
+	var errs []string
+	for run := range o.runs {
+		for i, obs := range observers {
+			if ctx.Err() != nil {
+				return []section{failed(tTitle, ctx.Err()), failed(oTitle, ctx.Err())}
+			}
+			b.r.logf("  %s, run %d: %s", fs, run+1, obs.name)
+			res, err := b.burstRun(ctx, base, obs, o.burstFiles, o.nested, fmt.Sprintf("burst-%d-%d", run, i))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s, run %d: %v", obs.name, run+1, err))
+				continue
+			}
+			results[i] = append(results[i], res)
+		}
+	}
+	ops := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			ops = r.gen.Ops
+		}
+	}
+	if ops == 0 {
+		err := errors.New(strings.Join(errs, "; "))
+		return []section{failed(tTitle, err), failed(oTitle, err)}
+	}
+
+	tput := section{
+		title: tTitle,
+		how: fmt.Sprintf("One burst: %s files each created, written (64 bytes) and deleted at once, spread over 10 "+
+			"existing subdirectories, and %d nested chains (`mkdir -p n/a/b/c/d` then a file written inside) spread "+
+			"through it: %s operations, made by a separate generator program (service/internal/bench/workload) as fast "+
+			"as it can, in a recursively watched tree on %s. Observed in turn by `inotifywait -m -r` (same inotify mask as "+
+			"secmon's: create, modify, attrib, delete, move; its output read by the bench) and by secmon with 1 and 10 "+
+			"socket clients in the bench's process; %d runs, medians. *events/s* is what a reader received divided by "+
+			"the time from the burst's first operation to its last event. secmon folds a write right after a creation "+
+			"into the FileCreate, so it sends 2 events per file where inotifywait prints 3: *observed in* (the time "+
+			"until the reader had seen everything) compares the two on the same work. *missed* compares, path by path, "+
+			"the creations and deletions seen with those made; a missed nested file is a chain whose file was never "+
+			"reported created. inotifywait prints nothing on `IN_Q_OVERFLOW`, so its losses show only there.",
+			fmtNum(float64(o.burstFiles), 0), o.nested, fmtNum(float64(ops), 0), fs, o.runs),
+		header: []string{"observer", "events per reader", "events/s", "observed in", "kernel queue overflows", "dropped for slow clients", "missed creations+deletions", "missed nested files"},
+	}
+	over := section{
+		title: oTitle,
+		how: "The same bursts: how long the generator took to make them (first to last operation) with nothing " +
+			"watching, and with each observer watching; the ratio is to nothing watching. Medians of the runs.",
+		header: []string{"watching", "burst took", "ratio"},
+	}
+	for _, e := range errs {
+		tput.notes = append(tput.notes, "failed: "+e)
+	}
+	var noneDur float64
+	rate := map[string]float64{}
+	observed := map[string]float64{}
+	lost := map[string]float64{}
+	for i, obs := range observers {
+		rs := results[i]
+		var durs []float64
+		for _, r := range rs {
+			durs = append(durs, r.gen.duration().Seconds())
+		}
+		if i == 0 {
+			noneDur = Median(durs)
+		}
+		ratio := Median(durs) / noneDur
+		over.rows = append(over.rows, []string{obs.name, medianCell(durs, func(x float64) string { return fmtNum(x, 3) + " s" }), fmtNum(ratio, 2) + "×"})
+		if obs.clients > 0 {
+			rate["overhead "+obs.name] = ratio
+		}
+		if i == 0 {
+			continue
+		}
+		var events, evps, obsIn, kernel, dropped, missed, nested []float64
+		for _, r := range rs {
+			// Per run: the median reader's events and rate, the slowest
+			// reader's time, the worst reader's losses.
+			var ev, ps []float64
+			slowest, worstMiss, worstNested, drops, kern := 0.0, 0.0, 0.0, 0.0, 0.0
+			for _, t := range r.readers {
+				el := r.gen.elapsed(t).Seconds()
+				ev = append(ev, float64(t.events))
+				ps = append(ps, float64(t.events)/el)
+				slowest = math.Max(slowest, el)
+				c, d, nf, _ := t.missed()
+				worstMiss = math.Max(worstMiss, float64(c+d))
+				worstNested = math.Max(worstNested, float64(nf))
+				drops += float64(t.dropped)
+				kern = math.Max(kern, float64(t.kernel))
+			}
+			events = append(events, Median(ev))
+			evps = append(evps, Median(ps))
+			obsIn = append(obsIn, slowest)
+			kernel = append(kernel, kern)
+			dropped = append(dropped, drops)
+			missed = append(missed, worstMiss)
+			nested = append(nested, worstNested)
+		}
+		n0 := func(x float64) string { return fmtNum(x, 0) }
+		kernCell := medianCell(kernel, n0)
+		if obs.inotify {
+			kernCell = "not reported"
+		}
+		dropCell := medianCell(dropped, n0)
+		if obs.inotify {
+			dropCell = "–"
+		}
+		tput.rows = append(tput.rows, []string{obs.name, medianCell(events, n0), medianCell(evps, n0),
+			medianCell(obsIn, func(x float64) string { return fmtNum(x, 3) + " s" }), kernCell, dropCell,
+			medianCell(missed, n0) + " of " + fmtNum(float64(2*o.burstFiles), 0),
+			medianCell(nested, n0) + " of " + strconv.Itoa(o.nested)})
+		rate[obs.name] = Median(evps)
+		observed[obs.name] = Median(obsIn)
+		lost[obs.name] = Median(missed) + Median(nested)
+	}
+	iw := observers[1].name
+	for _, obs := range observers[2:] {
+		r := rate[obs.name] / rate[iw]
+		c := observed[iw] / observed[obs.name]
+		tput.rows = append(tput.rows, []string{"ratio " + obs.name + " / inotifywait", fmtNum(r, 2) + "×", "", fmtNum(c, 2) + "× as fast", "", "", "", ""})
+		tput.goals = append(tput.goals,
+			goal{fs + " burst events/s, " + obs.name + " / inotifywait", "≥ 1.0", fmtNum(r, 2) + "× (" + fmtNum(c, 2) + "× in time to observe)", "inotifywait: " + fmtNum(rate[iw], 0) + "/s", met(r >= 1)},
+			goal{fs + " burst loss, " + obs.name, "nothing inotifywait did not lose; 0 nested missed", fmtNum(lost[obs.name], 0) + " missed", "inotifywait: " + fmtNum(lost[iw], 0) + " missed", met(lost[obs.name] == 0)},
+		)
+	}
+	for _, obs := range observers[2:] {
+		over.goals = append(over.goals, goal{fs + " overhead, " + obs.name, "≤ 1.5×", fmtNum(rate["overhead "+obs.name], 2) + "×", "–", met(rate["overhead "+obs.name] <= 1.5)})
+	}
+	return []section{tput, over}
+}
+
+// burstRun prepares a fresh tree in base, starts the observer, waits until
+// every reader sees a first event, runs the workload and collects what each
+// reader saw.
+func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, nested int, name string) (burstResult, error) {
+	var res burstResult
+	tree, cleanup := b.treeDir(base, name)
+	defer cleanup()
+	for k := range 10 {
+		if err := os.MkdirAll(filepath.Join(tree, "s"+strconv.Itoa(k)), 0o755); err != nil {
+			return res, err
+		}
+	}
+	layout := Layout{Root: tree}
+	warm := filepath.Join(tree, "warm")
+
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var genEnd atomic.Int64 // unix ns when the generator ended; 0 before
+	idle := func(last time.Time) bool {
+		if lctx.Err() != nil {
+			return true
+		}
+		end := genEnd.Load()
+		if end == 0 {
+			return false
+		}
+		// Quiet for 3 s once the burst is over, or 5 minutes in all.
+		return time.Since(last) > 3*time.Second && time.Since(time.Unix(0, end)) > 3*time.Second ||
+			time.Since(time.Unix(0, end)) > 5*time.Minute
+	}
+	type reader struct {
+		t    *tally
+		warm atomic.Bool
+	}
+	var readers []*reader
+	var wg sync.WaitGroup
+	var d *daemonProc
+	switch {
+	case obs.inotify:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return res, err
+		}
+		er, ew, err := os.Pipe()
+		if err != nil {
+			pr.Close()
+			pw.Close()
+			return res, err
+		}
+		p, err := b.r.start(ctx, "inotifywait", procSpec{name: "inotifywait", args: []string{"-m", "-r",
+			"-e", "create,modify,attrib,delete,delete_self,move,move_self", "--format", "%e %w%f", tree}, stdout: pw, stderr: ew})
+		pw.Close()
+		ew.Close()
+		if err != nil {
+			pr.Close()
+			er.Close()
+			return res, err
+		}
+		defer p.stop()
+		if err := waitWatches(ctx, er, 60*time.Second); err != nil {
+			pr.Close()
+			return res, err
+		}
+		rd := &reader{t: newTally(layout, files, nested)}
+		readers = append(readers, rd)
+		wg.Go(func() {
+			defer pr.Close()
+			readLines(pr, func(line []byte, now int64) bool {
+				evs, path, ok := parseInotifyLine(strings.TrimSuffix(string(line), "\n"))
+				if !ok {
+					return false
+				}
+				if path == warm {
+					rd.warm.Store(true)
+					return false
+				}
+				if !rd.warm.Load() {
+					return false
+				}
+				rd.t.add(inotifyOp(evs), path, now)
+				return rd.t.done
+			}, idle)
+		})
+	case obs.clients > 0:
+		var err error
+		d, err = b.r.startDaemon(ctx, daemonOpts{tree: tree, bus: true})
+		if err != nil {
+			return res, err
+		}
+		defer d.stop()
+		for range obs.clients {
+			c, err := d.dial()
+			if err != nil {
+				return res, err
+			}
+			defer c.Close()
+			rd := &reader{t: newTally(layout, files, nested)}
+			readers = append(readers, rd)
+			wg.Go(func() {
+				readLines(c, func(line []byte, now int64) bool {
+					li, ok := parseLine(line)
+					if !ok {
+						return false
+					}
+					if li.Path == warm {
+						rd.warm.Store(true)
+						return false
+					}
+					if !rd.warm.Load() {
+						return false
+					}
+					if li.Type == "EventsDropped" {
+						if li.Monitor == "filesystem" {
+							rd.t.kernel++
+						} else {
+							rd.t.dropped += li.Dropped
+						}
+					}
+					rd.t.add(secmonOp(li.Type), li.Path, now)
+					return rd.t.done
+				}, idle)
+			})
+		}
+	}
+	stopReaders := func() {
+		cancel()
+		wg.Wait()
+	}
+
+	// Every reader is subscribed once it has seen a first event.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		all := true
+		for _, rd := range readers {
+			all = all && rd.warm.Load()
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stopReaders()
+			return res, errors.New("the readers did not see a first event within 15s")
+		}
+		os.Remove(warm)
+		os.WriteFile(warm, nil, 0o644)
+		sleep(ctx, 100*time.Millisecond)
+	}
+
+	gen, err := b.runWorkload(ctx, tree, files, nested, true)
+	if err != nil {
+		stopReaders()
+		return res, err
+	}
+	genEnd.Store(gen.EndNS)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.gen = gen
+	for _, rd := range readers {
+		res.readers = append(res.readers, rd.t)
+	}
+	if d != nil {
+		if m, err := readMemory(d.pid()); err == nil {
+			res.rss = m.HWM
+		}
+		if err := d.stop(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// waitWatches reads inotifywait's stderr until it says its watches are in
+// place, then drains the rest in the background.
+func waitWatches(ctx context.Context, stderr *os.File, timeout time.Duration) error {
+	ready := make(chan error, 1)
+	var tail bytes.Buffer
+	go func() {
+		defer stderr.Close()
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			if !sent {
+				tail.WriteString(sc.Text() + "\n")
+			}
+			if !sent && strings.Contains(sc.Text(), "Watches established") {
+				ready <- nil
+				sent = true
+			}
+		}
+		if !sent {
+			ready <- fmt.Errorf("inotifywait ended before its watches were established: %s", lastLines(tail.String(), 3))
+		}
+	}()
+	select {
+	case err := <-ready:
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("inotifywait did not establish its watches within %v", timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runWorkload runs the generator program to completion.
+func (b *bench) runWorkload(ctx context.Context, tree string, files, nested int, write bool) (workloadResult, error) {
+	var res workloadResult
+	var out bytes.Buffer
+	errs := newTailBuffer(4 << 10)
+	p, err := b.r.start(ctx, "workload", procSpec{name: b.r.binPath("workload"), args: []string{
+		"-dir", tree, "-files", strconv.Itoa(files), "-nested", strconv.Itoa(nested), "-write=" + strconv.FormatBool(write),
+	}, stdout: &out, stderr: errs})
+	if err != nil {
+		return res, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.stop()
+		return res, ctx.Err()
+	}
+	if err := p.exitErr(); err != nil {
+		return res, fmt.Errorf("the workload failed (%v): %s", err, errs.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("cannot read the workload's result %q: %w", out.String(), err)
+	}
+	return res, nil
+}

@@ -1,0 +1,303 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// daemonOpts is one secmon-daemon to start.
+type daemonOpts struct {
+	// tree is watched recursively.
+	tree string
+	// severity, if set, overrides the watch's severities: High events are
+	// never folded on the bus, so every one gets its own Event signal.
+	severity string
+	// allMonitors turns on every monitor in [monitors], not only the
+	// filesystem.
+	allMonitors bool
+	// bus starts a private session bus for the daemon's D-Bus sink.
+	bus bool
+	// readyTimeout bounds start → READY=1 (default 60 s).
+	readyTimeout time.Duration
+}
+
+// daemonProc is a running secmon-daemon.
+type daemonProc struct {
+	p      *proc
+	dir    string
+	socket string
+	bus    *bus
+	notify *notifySocket
+	// logPath holds the daemon's stdout and stderr: its log and, with no
+	// journal, every event as a JSON line. A file (on tmpfs when there is
+	// one) costs the daemon no more than journald would and the bench
+	// nothing while it measures.
+	logPath string
+	startup time.Duration // start → READY=1
+}
+
+// startDaemon writes a configuration, starts secmon-daemon on it and waits
+// for READY=1 on a NOTIFY_SOCKET the bench owns, as the e2e tests do.
+func (r *runner) startDaemon(ctx context.Context, o daemonOpts) (*daemonProc, error) {
+	dir, err := os.MkdirTemp(r.dir, "d")
+	if err != nil {
+		return nil, err
+	}
+	d := &daemonProc{dir: dir, socket: filepath.Join(dir, "run", "secmon.sock"), logPath: filepath.Join(r.logDir, filepath.Base(dir)+".log")}
+	busMode := "off"
+	if o.bus {
+		if d.bus, err = r.startBus(ctx, dir); err != nil {
+			return nil, err
+		}
+		busMode = "session"
+	}
+	sev := ""
+	if o.severity != "" {
+		sev = fmt.Sprintf("severity = %q\n", o.severity)
+	}
+	// log_level warn: the daemon's own log stays quiet; its events still
+	// go to the journal sink (here: JSON lines on stderr, see hideJournal).
+	conf := fmt.Sprintf(`socket_path = %q
+state_directory = %q
+log_level = "warn"
+dbus = %q
+
+[monitors]
+filesystem = true
+network = %[4]v
+usb = %[4]v
+camera = %[4]v
+microphone = %[4]v
+ssh = %[4]v
+
+[[watches]]
+path = %[5]q
+description = "bench tree"
+recursive = true
+%[6]s`, d.socket, filepath.Join(dir, "state"), busMode, o.allMonitors, o.tree, sev)
+	config := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(config, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	if d.notify, err = newNotifySocket(filepath.Join(dir, "notify")); err != nil {
+		d.stopBus()
+		return nil, err
+	}
+	env := []string{"NOTIFY_SOCKET=" + d.notify.path, "LISTEN_FDS=", "LISTEN_PID=", "WATCHDOG_USEC="}
+	if d.bus != nil {
+		env = append(env, "DBUS_SESSION_BUS_ADDRESS="+d.bus.address)
+	}
+	name, args, err := r.hideJournal(r.binPath("secmon-daemon"), config)
+	if err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	logf, err := os.Create(d.logPath)
+	if err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	began := time.Now()
+	d.p, err = r.start(ctx, "secmon-daemon", procSpec{name: name, args: args, env: env, stdout: logf, stderr: logf})
+	logf.Close()
+	if err != nil {
+		d.cleanup()
+		return nil, err
+	}
+	timeout := o.readyTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-d.notify.ready:
+		d.startup = time.Since(began)
+		return d, nil
+	case <-d.p.done:
+		err = fmt.Errorf("secmon-daemon exited before READY=1 (%v): %s", d.p.exitErr(), d.logTail())
+	case <-t.C:
+		err = fmt.Errorf("secmon-daemon not ready within %v: %s", timeout, d.logTail())
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	d.stop()
+	return nil, err
+}
+
+// hideJournal returns the command that runs the daemon without the
+// machine's journal: the bench sends up to a million events, which belong
+// in no one's journal. Without a journal the daemon writes them as JSON
+// lines to stderr, which goes to a file (this machine class has no journald
+// anyway). With one, the daemon is run in a private mount
+// namespace where /run/systemd/journal is an empty tmpfs; that takes root.
+func (r *runner) hideJournal(daemon, config string) (string, []string, error) {
+	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
+		return daemon, []string{config}, nil
+	}
+	if os.Geteuid() != 0 {
+		return "", nil, errors.New("this machine runs journald and the bench would flood it: run secmon-bench as root, so it can hide the journal from the daemon in a private mount namespace")
+	}
+	return "unshare", []string{"--mount", "--propagation", "private", "--", "sh", "-c",
+		`mount -t tmpfs -o size=64k,mode=0755 tmpfs /run/systemd/journal && exec "$0" "$@"`, daemon, config}, nil
+}
+
+func (d *daemonProc) pid() int { return d.p.pid() }
+
+// logTail is the last few lines of the daemon's own log (not its events),
+// for a failure's reason.
+func (d *daemonProc) logTail() string {
+	f, err := os.Open(d.logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const most = 256 << 10
+	if fi, err := f.Stat(); err == nil && fi.Size() > most {
+		f.Seek(fi.Size()-most, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	var keep []string
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, "{") {
+			keep = append(keep, line)
+		}
+	}
+	return lastLines(strings.Join(keep, ""), 3)
+}
+
+// stop ends the daemon (SIGTERM) and its bus. A daemon that does not exit
+// cleanly is an error: a benchmark of a crashing daemon means nothing.
+func (d *daemonProc) stop() error {
+	var err error
+	if d.p != nil {
+		if e := d.p.stop(); e != nil {
+			err = fmt.Errorf("secmon-daemon did not stop cleanly (%v): %s", e, d.logTail())
+		}
+	}
+	d.cleanup()
+	return err
+}
+
+func (d *daemonProc) cleanup() {
+	if d.notify != nil {
+		d.notify.close()
+	}
+	d.stopBus()
+	os.RemoveAll(d.dir)
+	os.Remove(d.logPath)
+}
+
+func (d *daemonProc) stopBus() {
+	if d.bus != nil {
+		d.bus.p.stop()
+	}
+}
+
+// dial connects a socket client.
+func (d *daemonProc) dial() (*net.UnixConn, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: d.socket, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the daemon's socket: %w", err)
+	}
+	return c, nil
+}
+
+// monitors asks the daemon, through a client of its own, for the
+// MonitorStatus events it has sent since it started, and returns
+// "name state" for each monitor's latest.
+func (d *daemonProc) monitors() ([]string, error) {
+	c, err := d.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, `{"replay_after":0,"types":["MonitorStatus"]}`+"\n"); err != nil {
+		return nil, err
+	}
+	state := map[string]string{}
+	var order []string
+	br := bufio.NewReader(c)
+	for {
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			break // a second without more: the replay is over
+		}
+		var m struct {
+			Details struct {
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
+		}
+		if json.Unmarshal(line, &m) != nil {
+			continue
+		}
+		name := m.Details.Metadata["monitor"]
+		if name == "" {
+			continue
+		}
+		if _, ok := state[name]; !ok {
+			order = append(order, name)
+		}
+		state[name] = m.Details.Metadata["state"]
+		if r := m.Details.Metadata["reason"]; r != "" && state[name] != "running" {
+			state[name] += " (" + r + ")"
+		}
+	}
+	out := make([]string, len(order))
+	for i, n := range order {
+		out[i] = n + " " + state[n]
+	}
+	return out, nil
+}
+
+// readLines reads lines from src and hands each to handle with the time it
+// was read (unix ns) until handle returns true, or until idle, asked every
+// quarter second with the time of the last line, returns true. It returns
+// the error that ended reading otherwise (EOF: the writer went away).
+func readLines(src interface {
+	io.Reader
+	SetReadDeadline(time.Time) error
+}, handle func(line []byte, now int64) bool, idle func(last time.Time) bool) error {
+	br := bufio.NewReaderSize(src, 1<<20)
+	var partial []byte
+	last := time.Now()
+	src.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	for {
+		b, err := br.ReadSlice('\n')
+		if err == nil {
+			line := b
+			if len(partial) > 0 {
+				partial = append(partial, b...)
+				line = partial
+			}
+			now := time.Now()
+			last = now
+			if handle(line, now.UnixNano()) {
+				return nil
+			}
+			partial = partial[:0]
+			continue
+		}
+		partial = append(partial, b...)
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if idle(last) {
+				return nil
+			}
+			src.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		default:
+			return err
+		}
+	}
+}

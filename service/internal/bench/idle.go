@@ -1,0 +1,266 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// makeTree creates dirs directories under root (root included): root/t{i}
+// with up to fan subdirectories each, root/t{i}/u{j}, and deeper levels as
+// needed, breadth first.
+func makeTree(root string, dirs, fan int) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	made := 1
+	level := []string{root}
+	for made < dirs {
+		var next []string
+		for _, parent := range level {
+			for i := 0; i < fan && made < dirs; i++ {
+				d := filepath.Join(parent, "d"+strconv.Itoa(i))
+				if err := os.Mkdir(d, 0o755); err != nil {
+					return fmt.Errorf("cannot make the tree: %w", err)
+				}
+				next = append(next, d)
+				made++
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// idleSample is one process's idle figures.
+type idleSample struct {
+	mem       memory
+	ticks     uint64
+	switches  uint64
+	syscalls  int
+	calls     []syscallCount
+	straceErr error
+}
+
+// watched is one process measured at idle.
+type watched struct {
+	label string
+	pid   int
+	t0    uint64
+	s0    uint64
+	st    *straceRun
+	out   idleSample
+}
+
+// idleFigure starts -runs secmon daemons (all monitors on, one recursive
+// watch over 1,000 directories, each with its own private bus) and as many
+// floors side by side, lets them settle, then measures all of them over the
+// same idle window.
+func (b *bench) idleFigure(ctx context.Context) []section {
+	const title = "Idle"
+	o := b.opts
+	tree, cleanup := b.treeDir(b.r.dir, "idle")
+	defer cleanup()
+	if err := makeTree(tree, 1000, 10); err != nil {
+		return []section{failed(title, err)}
+	}
+	_, straceErr := exec.LookPath("strace")
+
+	var daemons []*daemonProc
+	var floors []*proc
+	defer func() {
+		for _, d := range daemons {
+			d.stop()
+		}
+		for _, f := range floors {
+			f.stop()
+		}
+	}()
+	var ws []*watched
+	var monitors []string
+	for i := range o.runs {
+		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, allMonitors: true, bus: true})
+		if err != nil {
+			return []section{failed(title, err)}
+		}
+		daemons = append(daemons, d)
+		ws = append(ws, &watched{label: "secmon", pid: d.pid()})
+		if i == 0 {
+			monitors, _ = d.monitors()
+		}
+		f, err := b.startFloor(ctx, tree)
+		if err != nil {
+			return []section{failed(title, err)}
+		}
+		floors = append(floors, f)
+		ws = append(ws, &watched{label: "floor", pid: f.pid()})
+	}
+	b.r.logf("  settling %v, then %v of idle", o.settle, o.idle)
+	if err := sleep(ctx, o.settle); err != nil {
+		return []section{failed(title, err)}
+	}
+	for _, w := range ws {
+		if straceErr == nil {
+			st, err := b.r.startStrace(ctx, w.pid, b.r.dir)
+			if err != nil {
+				w.out.straceErr = err
+			}
+			w.st = st
+		}
+	}
+	for _, w := range ws {
+		w.t0, _ = readTicks(w.pid)
+		w.s0, _ = readSwitches(w.pid)
+	}
+	if err := sleep(ctx, o.idle); err != nil {
+		return []section{failed(title, err)}
+	}
+	for _, w := range ws {
+		t1, err := readTicks(w.pid)
+		if err != nil {
+			return []section{failed(title, fmt.Errorf("%s exited during the idle window: %w", w.label, err))}
+		}
+		s1, _ := readSwitches(w.pid)
+		w.out.ticks, w.out.switches = t1-w.t0, s1-w.s0
+		w.out.mem, _ = readMemory(w.pid)
+	}
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		if w.st == nil {
+			continue
+		}
+		wg.Go(func() {
+			n, calls, err := w.st.stop()
+			w.out.syscalls, w.out.calls = n, calls
+			if err != nil {
+				w.out.straceErr = err
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range daemons {
+		if err := d.stop(); err != nil {
+			return []section{failed(title, err)}
+		}
+	}
+	daemons = nil
+
+	s := section{
+		title: title,
+		how: fmt.Sprintf("%d secmon-daemon processes (all monitors on, one recursive watch over a tree of 1,000 directories, "+
+			"D-Bus on a private bus, no client) and %d floors (a Go program with fsnotify on 10 of those directories and a "+
+			"Unix socket listener: service/internal/bench/floor) run side by side. After %v of settling: RSS and PSS "+
+			"(/proc/PID/status, smaps_rollup) at the end, CPU ticks (utime+stime, /proc/PID/stat), context switches of all "+
+			"threads (/proc/PID/task/*/status) and system calls (`strace -f -c -p PID`) over the same %v window. "+
+			"Median (each process).", o.runs, o.runs, o.settle, o.idle),
+		header: []string{"process", "RSS", "PSS", "CPU ticks / " + fmtDur(o.idle), "context switches / " + fmtDur(o.idle), "syscalls / " + fmtDur(o.idle), "system calls seen"},
+	}
+	if len(monitors) > 0 {
+		s.notes = append(s.notes, "secmon's monitors: "+strings.Join(monitors, "; ")+".")
+	}
+	if straceErr != nil {
+		s.notes = append(s.notes, "strace is not installed (apt-get install strace): no system call counts.")
+	}
+	meds := map[string]map[string]float64{}
+	for _, label := range []string{"secmon", "floor"} {
+		var rss, pss, ticks, sw, calls []float64
+		var seen []string
+		for _, w := range ws {
+			if w.label != label {
+				continue
+			}
+			rss = append(rss, float64(w.out.mem.RSS))
+			pss = append(pss, float64(w.out.mem.PSS))
+			ticks = append(ticks, float64(w.out.ticks))
+			sw = append(sw, float64(w.out.switches))
+			if w.out.straceErr != nil {
+				s.notes = append(s.notes, fmt.Sprintf("%s pid %d: %v", label, w.pid, w.out.straceErr))
+				continue
+			}
+			if w.st != nil {
+				calls = append(calls, float64(w.out.syscalls))
+				seen = append(seen, fmtSyscalls(w.out.calls, 4))
+			}
+		}
+		callCell := "–"
+		if len(calls) > 0 {
+			callCell = medianCell(calls, func(x float64) string { return fmtNum(x, 1) })
+		}
+		s.rows = append(s.rows, []string{label, medianCell(rss, fmtMB), medianCell(pss, fmtMB),
+			medianCell(ticks, func(x float64) string { return fmtNum(x, 1) }),
+			medianCell(sw, func(x float64) string { return fmtNum(x, 1) }),
+			callCell, strings.Join(seen, " / ")})
+		meds[label] = map[string]float64{"rss": Median(rss), "ticks": Median(ticks), "calls": Median(calls)}
+	}
+	sec, fl := meds["secmon"], meds["floor"]
+	s.goals = []goal{
+		{"idle RSS", "≤ 5 MB", fmtMB(sec["rss"]), fmtMB(fl["rss"]), met(sec["rss"] <= 5<<20)},
+		{"idle CPU", "0 ticks / " + fmtDur(o.idle), fmtNum(sec["ticks"], 1), fmtNum(fl["ticks"], 1), met(sec["ticks"] == 0)},
+		{"idle system calls", "none periodic", fmtNum(sec["calls"], 1) + " / " + fmtDur(o.idle), fmtNum(fl["calls"], 1), met(sec["calls"] == 0)},
+	}
+	return []section{s}
+}
+
+// startFloor runs the floor program on 10 directories of tree and waits for
+// it to say it is ready.
+func (b *bench) startFloor(ctx context.Context, tree string) (*proc, error) {
+	dir, err := os.MkdirTemp(b.r.dir, "f")
+	if err != nil {
+		return nil, err
+	}
+	args := []string{filepath.Join(dir, "floor.sock")}
+	for i := range 10 {
+		args = append(args, filepath.Join(tree, "d"+strconv.Itoa(i)))
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pr.Close()
+	errs := newTailBuffer(4 << 10)
+	p, err := b.r.start(ctx, "floor", procSpec{name: b.r.binPath("floor"), args: args, stdout: pw, stderr: errs})
+	pw.Close()
+	if err != nil {
+		return nil, err
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _ := pr.Read(buf)
+		ready <- strings.HasPrefix(string(buf[:n]), "ready")
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return p, nil
+		}
+		err = fmt.Errorf("the floor did not start: %s", errs.String())
+	case <-time.After(15 * time.Second):
+		err = fmt.Errorf("the floor not ready within 15s: %s", errs.String())
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.stop()
+	return nil, err
+}
+
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+// fmtDur is "60 s", "1.5 s", "250 ms".
+func fmtDur(d time.Duration) string {
+	if d >= time.Second {
+		return fmtNum(d.Seconds(), 2) + " s"
+	}
+	return fmtNum(float64(d)/float64(time.Millisecond), 2) + " ms"
+}
