@@ -2,6 +2,8 @@
 #   make                      binaries in build/, man pages in build/man/ (BUILD=dir to change)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   make test                 the README's test command
+#   make bench                the benchmark suite: writes BENCHMARKS.md (BENCHFLAGS=-quick for a short
+#                             try); needs strace, inotify-tools and dbus, and root for all of it
 # Needs Go, a C compiler and libudev (the USB monitor), scdoc (man pages).
 
 PREFIX      ?= /usr/local
@@ -34,7 +36,7 @@ BINARIES += secmon-notifier
 endif
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 
-.PHONY: all build man install test clean
+.PHONY: all build man install test bench clean
 all: build man
 
 build: $(addprefix $(BUILD)/,$(BINARIES))
@@ -79,6 +81,10 @@ install: all
 
 test:
 	$(GO) test -count=1 ./...
+
+# Not part of test: it takes minutes and measures, it does not check.
+bench:
+	$(GO) run ./service/cmd/secmon-bench $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -215,6 +216,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	began := time.Now()
 	mach := describeMachine(ctx, scratch)
+	for _, tool := range []struct{ name, pkg, what string }{
+		{"strace", "strace", "the idle figure counts no system calls"},
+		{"inotifywait", "inotify-tools", "the burst, latency floor and scale figures fail"},
+		{"dbus-daemon", "dbus", "the daemons run without D-Bus and the latency figure fails"},
+	} {
+		if _, err := exec.LookPath(tool.name); err != nil {
+			r.logf("%s is not installed (apt-get install %s): %s", tool.name, tool.pkg, tool.what)
+			r.noBus = r.noBus || tool.name == "dbus-daemon"
+		}
+	}
+	if os.Geteuid() != 0 {
+		r.logf("not root: the camera and microphone monitors run degraded, and the scale figure cannot raise the inotify watch limit if it must")
+	}
 	r.logf("building secmon-daemon, the floor and the workload generator")
 	if err := r.build(ctx, root); err != nil {
 		return err

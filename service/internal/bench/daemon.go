@@ -54,7 +54,7 @@ func (r *runner) startDaemon(ctx context.Context, o daemonOpts) (*daemonProc, er
 	}
 	d := &daemonProc{dir: dir, socket: filepath.Join(dir, "run", "secmon.sock"), logPath: filepath.Join(r.logDir, filepath.Base(dir)+".log")}
 	busMode := "off"
-	if o.bus {
+	if o.bus && !r.noBus {
 		if d.bus, err = r.startBus(ctx, dir); err != nil {
 			return nil, err
 		}

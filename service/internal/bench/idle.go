@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,11 +155,11 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 	s := section{
 		title: title,
 		how: fmt.Sprintf("%d secmon-daemon processes (all monitors on, one recursive watch over a tree of 1,000 directories, "+
-			"D-Bus on a private bus, no client) and %d floors (a Go program with fsnotify on 10 of those directories and a "+
+			"%s, no client) and %d floors (a Go program with fsnotify on 10 of those directories and a "+
 			"Unix socket listener: service/internal/bench/floor) run side by side. After %v of settling: RSS and PSS "+
 			"(/proc/PID/status, smaps_rollup) at the end, CPU ticks (utime+stime, /proc/PID/stat), context switches of all "+
 			"threads (/proc/PID/task/*/status) and system calls (`strace -f -c -p PID`) over the same %v window. "+
-			"Median (each process).", o.runs, o.runs, o.settle, o.idle),
+			"Median (each process).", o.runs, busText(b.r.noBus), o.runs, fmtDur(o.settle), fmtDur(o.idle)),
 		header: []string{"process", "RSS", "PSS", "CPU ticks / " + fmtDur(o.idle), "context switches / " + fmtDur(o.idle), "syscalls / " + fmtDur(o.idle), "system calls seen"},
 	}
 	if len(monitors) > 0 {
@@ -204,6 +205,9 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 		{"idle CPU", "0 ticks / " + fmtDur(o.idle), fmtNum(sec["ticks"], 1), fmtNum(fl["ticks"], 1), met(sec["ticks"] == 0)},
 		{"idle system calls", "none periodic", fmtNum(sec["calls"], 1) + " / " + fmtDur(o.idle), fmtNum(fl["calls"], 1), met(sec["calls"] == 0)},
 	}
+	if math.IsNaN(sec["calls"]) {
+		s.goals[2].secmon, s.goals[2].met = "not measured (no strace)", "–"
+	}
 	return []section{s}
 }
 
@@ -248,6 +252,13 @@ func (b *bench) startFloor(ctx context.Context, tree string) (*proc, error) {
 	}
 	p.stop()
 	return nil, err
+}
+
+func busText(noBus bool) string {
+	if noBus {
+		return "no D-Bus (dbus-daemon is not installed)"
+	}
+	return "D-Bus on a private bus"
 }
 
 func met(ok bool) string {

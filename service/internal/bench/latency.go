@@ -127,6 +127,9 @@ func (b *bench) latencyRun(ctx context.Context, run int) (latencyRun, error) {
 		return res, err
 	}
 	defer d.stop()
+	if d.bus == nil {
+		return res, errors.New("dbus-daemon is not installed (apt-get install dbus)")
+	}
 
 	conn, err := d.dial()
 	if err != nil {

@@ -22,7 +22,9 @@ type runner struct {
 	bin string // binaries built for this run
 	// logDir holds the daemons' output: on tmpfs when there is one.
 	logDir string
-	log    io.Writer
+	// noBus is set when dbus-daemon is missing: daemons run without D-Bus.
+	noBus bool
+	log   io.Writer
 
 	mu    sync.Mutex
 	procs map[*proc]struct{}
