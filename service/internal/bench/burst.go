@@ -36,6 +36,7 @@ type burstResult struct {
 	gen     workloadResult
 	readers []*tally
 	rss     uint64 // secmon's peak RSS (VmHWM) over the burst
+	ticks   uint64 // the observer's CPU time over the burst, in ticks
 }
 
 // workloadResult is what the workload program prints.
@@ -103,13 +104,14 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 			"as it can, in a recursively watched tree on %s. Observed in turn by `inotifywait -m -r` (same inotify mask as "+
 			"secmon's: create, modify, attrib, delete, move; its output read by the bench) and by secmon with 1 and 10 "+
 			"socket clients in the bench's process; %d runs, medians. *events/s* is what a reader received divided by "+
-			"the time from the burst's first operation to its last event. secmon folds a write right after a creation "+
+			"the time from the burst's first operation to its last event. *observer's CPU* is the user and system time "+
+			"the daemon (or inotifywait) used from the burst's start until its readers were done. secmon folds a write right after a creation "+
 			"into the FileCreate, so it sends 2 events per file where inotifywait prints 3: *observed in* (the time "+
 			"until the reader had seen everything) compares the two on the same work. *missed* compares, path by path, "+
 			"the creations and deletions seen with those made; a missed nested file is a chain whose file was never "+
 			"reported created. inotifywait prints nothing on `IN_Q_OVERFLOW`, so its losses show only there.",
 			fmtNum(float64(o.burstFiles), 0), o.nested, fmtNum(float64(ops), 0), fs, o.runs),
-		header: []string{"observer", "events per reader", "events/s", "observed in", "kernel queue overflows", "dropped for slow clients", "missed creations+deletions", "missed nested files"},
+		header: []string{"observer", "events per reader", "events/s", "observed in", "observer's CPU", "kernel queue overflows", "dropped for slow clients", "missed creations+deletions", "missed nested files"},
 	}
 	over := section{
 		title: oTitle,
@@ -141,7 +143,7 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 		if i == 0 {
 			continue
 		}
-		var events, evps, obsIn, kernel, dropped, missed, nested []float64
+		var events, evps, obsIn, cpu, kernel, dropped, missed, nested []float64
 		for _, r := range rs {
 			// Per run: the median reader's events and rate, the slowest
 			// reader's time, the worst reader's losses.
@@ -158,6 +160,7 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 				drops += float64(t.dropped)
 				kern = math.Max(kern, float64(t.kernel))
 			}
+			cpu = append(cpu, float64(r.ticks)/100)
 			events = append(events, Median(ev))
 			evps = append(evps, Median(ps))
 			obsIn = append(obsIn, slowest)
@@ -176,7 +179,8 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 			dropCell = "–"
 		}
 		tput.rows = append(tput.rows, []string{obs.name, medianCell(events, n0), medianCell(evps, n0),
-			medianCell(obsIn, func(x float64) string { return fmtNum(x, 3) + " s" }), kernCell, dropCell,
+			medianCell(obsIn, func(x float64) string { return fmtNum(x, 3) + " s" }),
+			medianCell(cpu, func(x float64) string { return fmtNum(x, 2) + " s" }), kernCell, dropCell,
 			medianCell(missed, n0) + " of " + fmtNum(float64(2*o.burstFiles), 0),
 			medianCell(nested, n0) + " of " + strconv.Itoa(o.nested)})
 		rate[obs.name] = Median(evps)
@@ -184,12 +188,14 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 		lost[obs.name] = Median(missed) + Median(nested)
 	}
 	iw := observers[1].name
+	tput.notes = append(tput.notes, "The goal is judged on *observed in*: the same operations seen in less time. "+
+		"Events per second alone would favour whoever sends more lines for the same work.")
 	for _, obs := range observers[2:] {
 		r := rate[obs.name] / rate[iw]
 		c := observed[iw] / observed[obs.name]
-		tput.rows = append(tput.rows, []string{"ratio " + obs.name + " / inotifywait", fmtNum(r, 2) + "×", "", fmtNum(c, 2) + "× as fast", "", "", "", ""})
+		tput.rows = append(tput.rows, []string{"ratio " + obs.name + " / inotifywait", "", fmtNum(r, 2) + "×", fmtNum(c, 2) + "× as fast", "", "", "", "", ""})
 		tput.goals = append(tput.goals,
-			goal{fs + " burst events/s, " + obs.name + " / inotifywait", "≥ 1.0", fmtNum(r, 2) + "× (" + fmtNum(c, 2) + "× in time to observe)", "inotifywait: " + fmtNum(rate[iw], 0) + "/s", met(r >= 1)},
+			goal{fs + " burst rate, " + obs.name + " / inotifywait", "≥ 1.0 (operations observed a second)", fmtNum(c, 2) + "× (events/s: " + fmtNum(r, 2) + "×)", "inotifywait: " + fmtNum(float64(ops)/observed[iw], 0) + " operations/s", met(c >= 1)},
 			goal{fs + " burst loss, " + obs.name, "nothing inotifywait did not lose; 0 nested missed", fmtNum(lost[obs.name], 0) + " missed", "inotifywait: " + fmtNum(lost[iw], 0) + " missed", met(lost[obs.name] == 0)},
 		)
 	}
@@ -235,6 +241,7 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 	}
 	var readers []*reader
 	var wg sync.WaitGroup
+	observerPid := 0
 	var d *daemonProc
 	switch {
 	case obs.inotify:
@@ -258,6 +265,7 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 			return res, err
 		}
 		defer p.stop()
+		observerPid = p.pid()
 		if err := waitWatches(ctx, er, 60*time.Second); err != nil {
 			pr.Close()
 			return res, err
@@ -289,6 +297,7 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 			return res, err
 		}
 		defer d.stop()
+		observerPid = d.pid()
 		for range obs.clients {
 			c, err := d.dial()
 			if err != nil {
@@ -347,6 +356,10 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 		sleep(ctx, 100*time.Millisecond)
 	}
 
+	var ticks0 uint64
+	if observerPid != 0 {
+		ticks0, _ = readTicks(observerPid)
+	}
 	gen, err := b.runWorkload(ctx, tree, files, nested, true)
 	if err != nil {
 		stopReaders()
@@ -358,6 +371,11 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 		return res, err
 	}
 	res.gen = gen
+	if observerPid != 0 {
+		if t, err := readTicks(observerPid); err == nil {
+			res.ticks = t - ticks0
+		}
+	}
 	for _, rd := range readers {
 		res.readers = append(res.readers, rd.t)
 	}

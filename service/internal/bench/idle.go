@@ -203,7 +203,12 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 	s.goals = []goal{
 		{"idle RSS", "≤ 5 MB", fmtMB(sec["rss"]), fmtMB(fl["rss"]), met(sec["rss"] <= 5<<20)},
 		{"idle CPU", "0 ticks / " + fmtDur(o.idle), fmtNum(sec["ticks"], 1), fmtNum(fl["ticks"], 1), met(sec["ticks"] == 0)},
-		{"idle system calls", "none periodic", fmtNum(sec["calls"], 1) + " / " + fmtDur(o.idle), fmtNum(fl["calls"], 1), met(sec["calls"] == 0)},
+		{"idle system calls", "none of secmon's own (≤ the floor's)", fmtNum(sec["calls"], 1) + " / " + fmtDur(o.idle), fmtNum(fl["calls"], 1), met(sec["calls"] <= fl["calls"])},
+	}
+	if sec["calls"] > 0 && sec["calls"] <= fl["calls"] {
+		s.notes = append(s.notes, "The floor makes the same calls: they are the Go runtime's. Its monitor thread "+
+			"(sysmon) sleeps at most half the forced-GC period, a minute, and on waking re-reads the CPU limit "+
+			"(sched_getaffinity, pread64 of the cgroup's cpu.max) before it sleeps again; a shorter window often sees none.")
 	}
 	if math.IsNaN(sec["calls"]) {
 		s.goals[2].secmon, s.goals[2].met = "not measured (no strace)", "–"
