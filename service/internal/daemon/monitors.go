@@ -25,22 +25,13 @@ import (
 	"github.com/pantheros/secmon/service/internal/usb"
 )
 
-// notYet names the monitors of [monitors] that this build does not have;
-// each enabled one is reported once as a MonitorStatus so nobody believes
-// they are covered.
-var notYet = []struct {
-	name string
-	on   func(config.Monitors) bool
-}{}
-
 // monitorSet runs the configuration-dependent parts: the filesystem monitor
 // and the triggers. apply starts the new ones before stopping the old, so a
 // reload loses no event (a change during the swap may be reported twice).
 type monitorSet struct {
-	d        *daemon
-	cancel   context.CancelFunc
-	wg       *sync.WaitGroup
-	reported map[string]bool
+	d      *daemon
+	cancel context.CancelFunc
+	wg     *sync.WaitGroup
 	// usb outlives reloads that keep it on with the same state
 	// directory: a restarted one would list every device again.
 	usb *usbRun
@@ -58,7 +49,7 @@ func (r *usbRun) stop() {
 }
 
 func newMonitorSet(d *daemon) *monitorSet {
-	return &monitorSet{d: d, reported: map[string]bool{}}
+	return &monitorSet{d: d}
 }
 
 func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
@@ -225,12 +216,6 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		oldUSB, m.usb = m.usb, r
 	case !cfg.Monitors.USB && m.usb != nil:
 		oldUSB, m.usb = m.usb, nil
-	}
-	for _, ny := range notYet {
-		if ny.on(cfg.Monitors) && !m.reported[ny.name] {
-			d.emit(status(ny.name, "unavailable", event.Medium, "this monitor is not in this build of secmon yet"))
-		}
-		m.reported[ny.name] = ny.on(cfg.Monitors)
 	}
 
 	if m.cancel != nil {
