@@ -173,6 +173,13 @@ func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item
 		}
 		switch s.Name {
 		case "org.freedesktop.DBus.NameOwnerChanged":
+			// Any connection may send a signal of this name to ours
+			// (match rules do not filter unicast signals): only the bus
+			// itself says who owns the name.
+			if s.Sender != busDriver || s.Path != busDriverPath {
+				f.log.Warn("ignoring a NameOwnerChanged that the bus did not send", "sender", s.Sender, "path", s.Path)
+				continue
+			}
 			name, old, now, ok := nameOwnerChanged(s.Body)
 			if !ok || name != secmondbus.BusName {
 				continue
@@ -189,12 +196,15 @@ func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item
 				}
 			}
 		case secmondbus.SignalEventMember:
-			if s.Sender != f.owner || f.owner == "" {
+			if !f.fromOwner(s) {
 				continue
 			}
 			ev, err := secmondbus.DecodeEvent(s.Body)
 			if err != nil {
 				f.log.Warn("ignoring a malformed Event signal", "err", err)
+				continue
+			}
+			if ev.Seq > f.lastSeq+1 && !f.backed(ctx, conn, ev.Seq) {
 				continue
 			}
 			if ev.Seq > f.lastSeq {
@@ -204,7 +214,7 @@ func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item
 				}
 			}
 		case secmondbus.SignalCoalescedMember:
-			if s.Sender != f.owner || f.owner == "" {
+			if !f.fromOwner(s) {
 				continue
 			}
 			c, err := decodeCoalesced(s.Body)
@@ -212,11 +222,52 @@ func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item
 				f.log.Warn("ignoring a malformed EventsCoalesced signal", "err", err)
 				continue
 			}
+			if c.LastSeq > f.lastSeq && !f.backed(ctx, conn, c.LastSeq) {
+				continue
+			}
 			if err := f.unfold(ctx, conn, c, out); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// The bus driver: the only sender whose NameOwnerChanged is believed.
+const (
+	busDriver     = "org.freedesktop.DBus"
+	busDriverPath = "/org/freedesktop/DBus"
+)
+
+// fromOwner tells whether s came from the owner of the well-known name, as
+// the bus told it, on the contract's object path. The sender of a message
+// is set by the bus and cannot be forged; the owner is learned only from
+// GetNameOwner and the bus's own NameOwnerChanged.
+func (f *Follower) fromOwner(s *dbus.Signal) bool {
+	if f.owner == "" || s.Sender != f.owner || s.Path != secmondbus.ObjectPath {
+		if s.Sender != f.owner {
+			f.log.Debug("ignoring a signal not sent by secmon-daemon", "sender", s.Sender, "owner", f.owner, "member", s.Name)
+		}
+		return false
+	}
+	return true
+}
+
+// backed tells whether the daemon's LastSeq reaches seq. A seq beyond it
+// would make every real event after it look old, so it is never taken on
+// the signal's word: a signal whose seq jumps past the last one handed on
+// is checked against the property first (jumps are rare: a folded storm
+// or a drop).
+func (f *Follower) backed(ctx context.Context, conn *dbus.Conn, seq uint64) bool {
+	newest, err := f.daemonLastSeq(ctx, conn.Object(secmondbus.BusName, secmondbus.ObjectPath))
+	if err != nil {
+		f.log.Warn("cannot check a signal's seq against secmon-daemon's LastSeq; ignoring the signal", "seq", seq, "err", err)
+		return false
+	}
+	if seq > newest {
+		f.log.Warn("ignoring a signal whose seq is beyond secmon-daemon's LastSeq", "seq", seq, "daemon_last_seq", newest)
+		return false
+	}
+	return true
 }
 
 // appeared starts following a new owner: find where to start, replay.
