@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,4 +131,50 @@ func TestHostileClients(t *testing.T) {
 	if after := rssKB(t, d.cmd.Process.Pid); after > before+8<<10 {
 		t.Errorf("RSS grew from %d KB to %d KB after hostile clients", before, after)
 	}
+}
+
+// Running out of file descriptors does not stop the daemon: accept fails
+// with EMFILE while clients crowd in (the daemon runs with a limit of 40),
+// the daemon backs off and retries, its monitors keep watching, and once
+// the crowd leaves a new client is served and gets what happened meanwhile.
+func TestOutOfFileDescriptorsKeepsTheDaemonUp(t *testing.T) {
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit (util-linux) is not installed:", err)
+	}
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	// prlimit execs the daemon in its own process: the pid stays.
+	d := launch(t, exec.Command("prlimit", "--nofile=40:40", "--", filepath.Join(bin, "secmon-daemon"), e.config))
+	d.notify.waitFor("READY=1")
+	var crowd []net.Conn
+	for range 60 {
+		c, err := net.Dial("unix", e.socket)
+		if err != nil {
+			break // the backlog is full
+		}
+		crowd = append(crowd, c)
+	}
+	// Wait until the daemon holds every descriptor it may: the clients
+	// still in the backlog make accept fail with EMFILE.
+	fds := func() int {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.cmd.Process.Pid))
+		return len(ents)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for fds() < 40 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon holds %d descriptors with %d clients, want 40", fds(), len(crowd))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	during := filepath.Join(e.tree, "while-crowded")
+	if err := os.WriteFile(during, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range crowd {
+		c.Close()
+	}
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	s.until(pathIs(during))
 }

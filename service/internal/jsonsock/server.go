@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +38,19 @@ type Request struct {
 // maxRequest bounds a request line; longer lines are refused.
 const maxRequest = 64 << 10
 
+// MaxClients is how many clients are served at once by default; one more
+// gets an error line and is closed. Each client costs a goroutine and a
+// queue, so without a cap a member of the socket's group could make the
+// daemon run out of memory or file descriptors.
+const MaxClients = 1024
+
+// maxRefusing bounds the connections being refused at once (each is kept
+// up to refuseTime to say why); beyond it they are closed without a word.
+const (
+	maxRefusing = 64
+	refuseTime  = 2 * time.Second
+)
+
 // Server hands hub events to socket clients.
 type Server struct {
 	l     net.Listener
@@ -44,8 +58,14 @@ type Server struct {
 	queue int
 	log   *slog.Logger
 
-	clients atomic.Int64
-	wg      sync.WaitGroup
+	clients  atomic.Int64 // subscribed
+	slots    atomic.Int64 // taken, against MaxClients
+	refusing atomic.Int64
+	wg       sync.WaitGroup
+
+	// MaxClients caps the clients served at once; 0 is the package's
+	// MaxClients. Set it before Serve.
+	MaxClients int
 
 	// access, taken from the socket file when Serve starts: see allowed.
 	euid     int
@@ -74,24 +94,66 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.l.Close() })
 	defer stop()
 	defer s.wg.Wait()
+	max := s.MaxClients
+	if max <= 0 {
+		max = MaxClients
+	}
+	var pause time.Duration // the back-off while accept fails
 	for {
 		c, err := s.l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			// Out of file descriptors (EMFILE, ENFILE), buffers or
+			// memory, or anything else: the connection waits in the
+			// backlog. Back off and try again; the monitors and the other
+			// sinks go on whatever happens to the socket.
+			if pause == 0 {
+				pause = 5 * time.Millisecond
+				s.log.Error("cannot accept socket clients; retrying", "err", err)
+			} else {
+				pause = min(2*pause, time.Second)
 			}
-			return fmt.Errorf("cannot accept socket client: %w", err)
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		if pause != 0 {
+			s.log.Info("accepting socket clients again")
+			pause = 0
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveClient(ctx, c)
+			s.serveClient(ctx, c, max)
 		}()
 	}
+}
+
+// refuse tells a client why it is not served, then closes it. It lets the
+// client finish writing its request first (else its write fails and it
+// never reads this), for refuseTime at most. Past maxRefusing refusals
+// under way, the connection is closed at once.
+func (s *Server) refuse(c net.Conn, why string) {
+	defer c.Close()
+	if s.refusing.Add(1) > maxRefusing {
+		s.refusing.Add(-1)
+		return
+	}
+	defer s.refusing.Add(-1)
+	b, _ := json.Marshal(map[string]string{"error": why})
+	c.SetDeadline(time.Now().Add(refuseTime))
+	c.Write(append(b, '\n'))
+	if uc, ok := c.(*net.UnixConn); ok {
+		uc.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, maxRequest))
 }
 
 // credentials are the client's pid, uid and gid from SO_PEERCRED, as the
@@ -159,29 +221,34 @@ type control struct {
 	req    Request
 	filter func(event.Event) bool
 	err    string
+	gone   bool // the client closed its end
 }
 
-func (s *Server) serveClient(ctx context.Context, c net.Conn) {
+func (s *Server) serveClient(ctx context.Context, c net.Conn, max int) {
 	cred := credentials(c)
 	name := peer(cred)
 	if err := s.allowed(cred); err != nil {
 		s.log.Warn("client refused", "peer", name, "err", err)
-		// Say why, then let the client finish writing its request before
-		// the close (else its write fails and it never reads this).
-		b, _ := json.Marshal(map[string]string{"error": err.Error()})
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		c.Write(append(b, '\n'))
-		if uc, ok := c.(*net.UnixConn); ok {
-			uc.CloseWrite()
-		}
-		io.Copy(io.Discard, io.LimitReader(c, maxRequest))
-		c.Close()
+		s.refuse(c, err.Error())
+		return
+	}
+	// Closed on every return: a client that left must give its
+	// descriptor back now, not when the garbage collector finds it.
+	defer c.Close()
+	if n := s.slots.Add(1); n > int64(max) {
+		s.slots.Add(-1)
+		s.log.Warn("client refused: too many clients", "peer", name, "max", max)
+		s.refuse(c, fmt.Sprintf("too many clients: secmon serves %d at once; try again later", max))
 		return
 	}
 	sub := s.hub.Subscribe(hub.SubOptions{Name: "socket " + name, Queue: s.queue})
-	defer s.hub.Unsubscribe(sub)
 	s.clients.Add(1)
-	defer s.clients.Add(-1)
+	defer func() {
+		// Once Clients has dropped, the place is free again.
+		s.hub.Unsubscribe(sub)
+		s.slots.Add(-1)
+		s.clients.Add(-1)
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
@@ -199,6 +266,10 @@ func (s *Server) serveClient(ctx context.Context, c net.Conn) {
 		case <-ctx.Done():
 			return
 		case m := <-ctrl:
+			if m.gone {
+				s.log.Debug("client gone", "peer", name)
+				return
+			}
 			if m.err != "" {
 				b, _ := json.Marshal(map[string]string{"error": m.err})
 				w.Write(append(b, '\n'))
@@ -256,12 +327,40 @@ func readRequests(ctx context.Context, c net.Conn, out chan<- control) {
 			return
 		}
 	}
-	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		select {
-		case out <- control{err: fmt.Sprintf("bad request: line longer than %d bytes; no more requests are read", maxRequest)}:
-		case <-ctx.Done():
-		}
+	m := control{gone: true}
+	switch {
+	case errors.Is(sc.Err(), bufio.ErrTooLong):
+		m = control{err: fmt.Sprintf("bad request: line longer than %d bytes; no more requests are read", maxRequest)}
+	case sc.Err() == nil && !hungUp(c):
+		return // half-closed: it still reads
 	}
+	select {
+	case out <- m:
+	case <-ctx.Done():
+	}
+}
+
+// hungUp tells whether the peer closed its end entirely, not only its
+// writing half. Without this, a client that connects and closes would
+// hold its descriptor until the next event is written to it, and a crowd
+// of them could exhaust the daemon's descriptors.
+func hungUp(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	hup := false
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 {
+			hup = fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+		}
+	})
+	return hup
 }
 
 // ParseRequest reads one request line: a JSON object with only Request's

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -27,6 +28,12 @@ type fixture struct {
 
 func start(t *testing.T, queue int) *fixture {
 	t.Helper()
+	return startMax(t, queue, 0)
+}
+
+// startMax serves at most max clients at once (0: the default).
+func startMax(t *testing.T, queue, max int) *fixture {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "run", "secmon.sock")
 	l, err := jsonsock.Listen(jsonsock.ListenOptions{Path: path, Mode: 0o660, DirMode: 0o755})
 	if err != nil {
@@ -34,6 +41,7 @@ func start(t *testing.T, queue int) *fixture {
 	}
 	h := hub.New(hub.Options{})
 	srv := jsonsock.New(l, h, queue, slog.New(slog.DiscardHandler))
+	srv.MaxClients = max
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
@@ -301,5 +309,32 @@ func TestListenReplacesStaleSocketWithMode(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o660 {
 		t.Fatalf("socket mode %o, want 660", fi.Mode().Perm())
+	}
+}
+
+// A client beyond the cap is told why and closed; the clients served are
+// untouched, and a place that frees up is taken by the next one.
+func TestClientsBeyondTheCapAreToldWhy(t *testing.T) {
+	f := startMax(t, 64, 2)
+	a, b := f.dial(t), f.dial(t)
+	f.waitClients(t, 2)
+	extra := f.dial(t)
+	if m := extra.line(); !strings.Contains(fmt.Sprint(m["error"]), "too many clients") {
+		t.Fatalf("the third client got %v, want a too-many-clients error", m)
+	}
+	f.hub.Publish(event.Event{Type: event.FileCreate, Path: "/for-both"})
+	for _, c := range []*client{a, b} {
+		if e := c.event(); e.Path != "/for-both" {
+			t.Fatalf("a served client got %+v", e)
+		}
+	}
+	// A client that went away is noticed at the next write to it.
+	a.conn.Close()
+	f.hub.Publish(event.Event{Type: event.FileCreate, Path: "/noticed"})
+	f.waitClients(t, 1)
+	c := f.dial(t)
+	c.send(`{"replay_after":0}`)
+	if m := c.line(); m["path"] != "/for-both" {
+		t.Fatalf("the client taking the free place got %v", m)
 	}
 }
