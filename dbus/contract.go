@@ -1,17 +1,19 @@
 // Package dbus is secmon's bus contract, shared by the daemon and the
 // notifier and nothing else: the interface XML (the source of truth,
-// embedded here), the names, and the encoding of an event as the Event
-// signal's arguments. Import it as secmondbus.
+// embedded here), the names, the event type and severity names, and the
+// encoding and decoding of both signals (Event and EventsCoalesced). Import
+// it as secmondbus.
+//
+// The daemon keeps its own typed event model; a test on its side
+// (service/internal/event) checks that its types and severities are exactly
+// the ones listed here, so a new type cannot reach the bus without the
+// notifier knowing its name.
 //
 // See the D-Bus API design guidelines for the versioned names:
 // https://dbus.freedesktop.org/doc/dbus-api-design.html
 package dbus
 
-import (
-	_ "embed"
-	"fmt"
-	"time"
-)
+import _ "embed"
 
 // Names of the contract.
 const (
@@ -35,50 +37,3 @@ const (
 //
 //go:embed org.pantheros.Secmon1.xml
 var IntrospectXML string
-
-// Event is the Event signal's arguments, and one element of GetEventsAfter.
-type Event struct {
-	Seq           uint64
-	TimestampUsec int64
-	Type          string
-	Severity      string
-	Path          string
-	Description   string
-	// Details holds the metadata and, when known, pid, comm, exe, uid, user.
-	Details map[string]string
-}
-
-// Time is the event's time.
-func (e Event) Time() time.Time { return time.UnixMicro(e.TimestampUsec) }
-
-// Body is the signal body, in argument order.
-func (e Event) Body() []any {
-	d := e.Details
-	if d == nil {
-		d = map[string]string{}
-	}
-	return []any{e.Seq, e.TimestampUsec, e.Type, e.Severity, e.Path, e.Description, d}
-}
-
-// DecodeEvent reads an Event signal's body, checking every argument's type
-// (a foreign signal with the same name must not crash a client).
-func DecodeEvent(body []any) (Event, error) {
-	var e Event
-	if len(body) != 7 {
-		return e, fmt.Errorf("cannot decode Event: %d arguments, want 7", len(body))
-	}
-	var ok [7]bool
-	e.Seq, ok[0] = body[0].(uint64)
-	e.TimestampUsec, ok[1] = body[1].(int64)
-	e.Type, ok[2] = body[2].(string)
-	e.Severity, ok[3] = body[3].(string)
-	e.Path, ok[4] = body[4].(string)
-	e.Description, ok[5] = body[5].(string)
-	e.Details, ok[6] = body[6].(map[string]string)
-	for i, good := range ok {
-		if !good {
-			return Event{}, fmt.Errorf("cannot decode Event: argument %d is %T", i, body[i])
-		}
-	}
-	return e, nil
-}

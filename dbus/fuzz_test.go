@@ -12,10 +12,15 @@ import (
 
 // wire encodes a signal named Event carrying body as it travels on the bus.
 func wire(t testing.TB, body ...any) []byte {
+	return wireSignal(t, secmondbus.SignalEvent, body...)
+}
+
+// wireSignal encodes a signal named member of the contract's interface.
+func wireSignal(t testing.TB, member string, body ...any) []byte {
 	msg := &dbus.Message{Type: dbus.TypeSignal, Headers: map[dbus.HeaderField]dbus.Variant{
 		dbus.FieldPath:      dbus.MakeVariant(dbus.ObjectPath(secmondbus.ObjectPath)),
 		dbus.FieldInterface: dbus.MakeVariant(secmondbus.Interface),
-		dbus.FieldMember:    dbus.MakeVariant(secmondbus.SignalEvent),
+		dbus.FieldMember:    dbus.MakeVariant(member),
 		dbus.FieldSender:    dbus.MakeVariant(":1.7"),
 	}, Body: body}
 	if len(body) > 0 {
@@ -48,6 +53,26 @@ func FuzzDecodeEvent(f *testing.F) {
 		e, err := secmondbus.DecodeEvent(msg.Body)
 		if err == nil && len(msg.Body) != 7 {
 			t.Fatalf("decoded %+v from a body of %d arguments", e, len(msg.Body))
+		}
+	})
+}
+
+// Whatever arrives as an EventsCoalesced signal, decoding it never panics,
+// and what decodes is a seq range.
+func FuzzDecodeCoalesced(f *testing.F) {
+	good := secmondbus.Coalesced{FirstSeq: 201, LastSeq: 999, Count: 790, ByType: map[string]uint32{"FileCreate": 790}}
+	f.Add(wireSignal(f, secmondbus.SignalCoalesced, good.Body()...))
+	f.Add(wireSignal(f, secmondbus.SignalCoalesced, uint64(9), uint64(1), uint32(1), map[string]uint32{}))
+	f.Add(wireSignal(f, secmondbus.SignalCoalesced, uint64(1), uint64(2), uint64(1), map[string]uint32{}))
+	f.Add(wireSignal(f, secmondbus.SignalCoalesced, good.Body()...)[:40])
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		msg, err := dbus.DecodeMessage(bytes.NewReader(raw))
+		if err != nil || msg.Type != dbus.TypeSignal {
+			return
+		}
+		c, err := secmondbus.DecodeCoalesced(msg.Body)
+		if err == nil && (len(msg.Body) != 4 || c.FirstSeq == 0 || c.LastSeq < c.FirstSeq) {
+			t.Fatalf("decoded %+v from a body of %d arguments", c, len(msg.Body))
 		}
 	})
 }

@@ -144,8 +144,12 @@ wait:
 				}
 				rep.Events = append(rep.Events, e.Seq)
 			case secmondbus.SignalCoalescedMember:
-				last, _ := s.Body[1].(uint64)
-				rep.Coalesced = append(rep.Coalesced, last)
+				c, err := secmondbus.DecodeCoalesced(s.Body)
+				if err != nil {
+					rep.Coalesced = append(rep.Coalesced, 0)
+					continue
+				}
+				rep.Coalesced = append(rep.Coalesced, c.LastSeq)
 			case propertiesChange:
 				rep.Sentinel = true
 				break wait
@@ -261,8 +265,8 @@ func (o *owner) emit(t *testing.T) uint64 {
 	if err := o.conn.Emit(secmondbus.ObjectPath, secmondbus.SignalEventMember, e.Body()...); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.conn.Emit(secmondbus.ObjectPath, secmondbus.SignalCoalescedMember,
-		o.seq, o.seq, uint32(1), map[string]uint32{"SshAccess": 1}); err != nil {
+	c := secmondbus.Coalesced{FirstSeq: o.seq, LastSeq: o.seq, Count: 1, ByType: map[string]uint32{"SshAccess": 1}}
+	if err := o.conn.Emit(secmondbus.ObjectPath, secmondbus.SignalCoalescedMember, c.Body()...); err != nil {
 		t.Fatal(err)
 	}
 	o.props.SetMust(secmondbus.Interface, "Monitors",

@@ -426,8 +426,12 @@ func TestDBusStormIsCoalescedAndCounted(t *testing.T) {
 		}
 		switch s.Name {
 		case secmondbus.SignalCoalescedMember:
+			c, err := secmondbus.DecodeCoalesced(s.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
 			summaries++
-			folded += int(s.Body[3].(map[string]uint32)["FileCreate"])
+			folded += int(c.ByType["FileCreate"])
 		case secmondbus.SignalEventMember:
 			ev, err := secmondbus.DecodeEvent(s.Body)
 			if err != nil {

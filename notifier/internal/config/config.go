@@ -22,6 +22,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/present"
 	"github.com/pantheros/secmon/notifier/internal/severity"
 )
@@ -190,8 +191,8 @@ func Parse(file string, data []byte) (*Config, error) {
 		}
 	}
 	for _, t := range r.MutedTypes {
-		if !present.Known(t) {
-			bad("muted_types", "unknown event type %q (known: %s)", t, strings.Join(present.Types(), ", "))
+		if !secmondbus.KnownType(t) {
+			bad("muted_types", "unknown event type %q (known: %s)", t, knownTypes())
 			continue
 		}
 		c.MutedTypes[t] = true
@@ -256,8 +257,8 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	for _, t := range slices.Sorted(maps.Keys(r.Types)) {
 		rt, key := r.Types[t], "types."+t
-		if !present.Known(t) {
-			bad(key, "unknown event type %q (known: %s)", t, strings.Join(present.Types(), ", "))
+		if !secmondbus.KnownType(t) {
+			bad(key, "unknown event type %q (known: %s)", t, knownTypes())
 			continue
 		}
 		var o TypeOverride
@@ -284,6 +285,11 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// knownTypes lists the contract's event types for an error, sorted.
+func knownTypes() string {
+	return strings.Join(slices.Sorted(slices.Values(secmondbus.Types())), ", ")
 }
 
 func decodeError(file string, err error) error {

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/config"
 	"github.com/pantheros/secmon/notifier/internal/present"
 	"github.com/pantheros/secmon/notifier/internal/severity"
@@ -87,6 +89,31 @@ func TestErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every type of the contract may be muted and overridden, by its name.
+func TestEveryContractTypeIsKnown(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("muted_types = [")
+	for i, typ := range secmondbus.Types() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", typ)
+	}
+	b.WriteString("]\n")
+	for _, typ := range secmondbus.Types() {
+		fmt.Fprintf(&b, "[types.%s]\nicon = \"x\"\n", typ)
+	}
+	c, err := config.Parse("all.toml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range secmondbus.Types() {
+		if !c.MutedTypes[typ] || c.Types[typ].Icon != "x" {
+			t.Errorf("%s: muted %v, override %+v", typ, c.MutedTypes[typ], c.Types[typ])
+		}
 	}
 }
 

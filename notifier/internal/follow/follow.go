@@ -33,17 +33,11 @@ import (
 
 // Item is one thing to hand on: exactly one field is set.
 type Item struct {
-	Event     *secmondbus.Event
-	Coalesced *Coalesced
+	Event *secmondbus.Event
+	// Coalesced is an EventsCoalesced summary whose events could not be
+	// fetched back.
+	Coalesced *secmondbus.Coalesced
 	Status    *Status
-}
-
-// Coalesced is an EventsCoalesced summary whose events could not be
-// fetched back.
-type Coalesced struct {
-	FirstSeq, LastSeq uint64
-	Count             uint32
-	ByType            map[string]uint32
 }
 
 // Status says whether the daemon is being followed.
@@ -217,7 +211,7 @@ func (f *Follower) session(ctx context.Context, conn *dbus.Conn, out chan<- Item
 			if !f.fromOwner(s) {
 				continue
 			}
-			c, err := decodeCoalesced(s.Body)
+			c, err := secmondbus.DecodeCoalesced(s.Body)
 			if err != nil {
 				f.log.Warn("ignoring a malformed EventsCoalesced signal", "err", err)
 				continue
@@ -339,7 +333,7 @@ func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- It
 }
 
 // unfold hands on the Low and Medium events a summary stands for.
-func (f *Follower) unfold(ctx context.Context, conn *dbus.Conn, c Coalesced, out chan<- Item) error {
+func (f *Follower) unfold(ctx context.Context, conn *dbus.Conn, c secmondbus.Coalesced, out chan<- Item) error {
 	done := max(f.replayedTo, f.foldedTo)
 	if c.LastSeq <= done {
 		return nil
@@ -430,27 +424,6 @@ func nameOwnerChanged(body []any) (name, old, now string, ok bool) {
 	old, ok2 := body[1].(string)
 	now, ok3 := body[2].(string)
 	return name, old, now, ok1 && ok2 && ok3
-}
-
-func decodeCoalesced(body []any) (Coalesced, error) {
-	var c Coalesced
-	if len(body) != 4 {
-		return c, fmt.Errorf("cannot decode EventsCoalesced: %d arguments, want 4", len(body))
-	}
-	var ok [4]bool
-	c.FirstSeq, ok[0] = body[0].(uint64)
-	c.LastSeq, ok[1] = body[1].(uint64)
-	c.Count, ok[2] = body[2].(uint32)
-	c.ByType, ok[3] = body[3].(map[string]uint32)
-	for i, good := range ok {
-		if !good {
-			return Coalesced{}, fmt.Errorf("cannot decode EventsCoalesced: argument %d is %T", i, body[i])
-		}
-	}
-	if c.FirstSeq == 0 || c.LastSeq < c.FirstSeq {
-		return Coalesced{}, fmt.Errorf("cannot decode EventsCoalesced: seq range %d..%d", c.FirstSeq, c.LastSeq)
-	}
-	return c, nil
 }
 
 func isDBusError(err error, name string) bool {

@@ -80,7 +80,8 @@ type info struct {
 	verb     string // for file changes in a summary body
 }
 
-// types is every event type the notifier knows, with its wording.
+// types words every event type of the contract (secmondbus.Types); a type
+// a newer daemon adds is worded from its name.
 var types = map[string]info{
 	"FileCreate":         {title: "New file", verb: "created"},
 	"FileModify":         {title: "File changed", verb: "modified"},
@@ -104,19 +105,6 @@ var types = map[string]info{
 	"CustomMessage":      {title: "Security monitor"},
 	"EventsDropped":      {title: "Security events were lost", icon: "dialog-warning"},
 	"MonitorStatus":      {title: "Security monitor status", icon: "dialog-warning"},
-}
-
-// Known says whether t is an event type this notifier knows.
-func Known(t string) bool { _, ok := types[t]; return ok }
-
-// Types lists the known event types, sorted.
-func Types() []string {
-	out := make([]string, 0, len(types))
-	for t := range types {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Style is what the user and the server decide about wording.

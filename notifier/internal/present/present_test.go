@@ -2,6 +2,7 @@ package present_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,10 +118,29 @@ func TestDuration(t *testing.T) {
 
 func TestEveryTypeHasWords(t *testing.T) {
 	st := present.Style{}
-	for _, typ := range present.Types() {
+	for _, typ := range secmondbus.Types() {
 		n := st.Incident(feed(ev(typ, "Medium", "/p", "d", nil, 0)))
 		if n.Summary == "" || n.Icon == "" || n.Body == "" {
 			t.Errorf("%s: %+v", typ, n)
 		}
+	}
+}
+
+// The wording covers exactly the contract's types: none is worded only
+// from its name, and none is worded that the daemon never sends.
+func TestWordingCoversTheContract(t *testing.T) {
+	worded := present.WordedTypes()
+	slices.Sort(worded)
+	contract := slices.Sorted(slices.Values(secmondbus.Types()))
+	if !slices.Equal(worded, contract) {
+		t.Fatalf("worded types\n%q\ncontract's\n%q", worded, contract)
+	}
+}
+
+// A type a newer daemon adds is shown, worded from its name.
+func TestUnknownTypeIsWordedFromItsName(t *testing.T) {
+	n := present.Style{Location: time.UTC}.Incident(feed(ev("BluetoothPaired", "High", "", "d", nil, 0)))
+	if n.Summary != "Bluetooth paired" || n.Icon != "security-high" || n.Urgency != present.UrgencyCritical {
+		t.Errorf("got %q %s %d", n.Summary, n.Icon, n.Urgency)
 	}
 }

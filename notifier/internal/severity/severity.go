@@ -1,15 +1,19 @@
 // Package severity is secmon's four severities as the notifier orders them.
-// The contract carries them as strings ("Low" … "Critical"); a string the
-// notifier does not know sorts as Medium, so a newer daemon's severity is
-// shown rather than hidden.
+// The contract carries them as strings (secmondbus.Severities, "Low" …
+// "Critical"); a string the notifier does not know sorts as Medium, so a
+// newer daemon's severity is shown rather than hidden.
 package severity
 
-import "fmt"
+import (
+	"fmt"
+
+	secmondbus "github.com/pantheros/secmon/dbus"
+)
 
 // Level orders the severities; the zero value is Low.
 type Level int
 
-// The severities, least first.
+// The severities, least first, as in secmondbus.Severities.
 const (
 	Low Level = iota
 	Medium
@@ -17,7 +21,7 @@ const (
 	Critical
 )
 
-var names = [...]string{"Low", "Medium", "High", "Critical"}
+var names = secmondbus.Severities()
 
 func (l Level) String() string {
 	if l < Low || l > Critical {

@@ -145,11 +145,11 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 	}
 }
 
-func (s *Sink) emitSummary(conn *dbus.Conn, sum *summary) {
+func (s *Sink) emitSummary(conn *dbus.Conn, sum *secmondbus.Coalesced) {
 	if sum == nil {
 		return
 	}
-	if err := conn.Emit(secmondbus.ObjectPath, secmondbus.SignalCoalescedMember, sum.first, sum.last, sum.count, sum.byType); err != nil {
+	if err := conn.Emit(secmondbus.ObjectPath, secmondbus.SignalCoalescedMember, sum.Body()...); err != nil {
 		s.log.Debug("cannot emit EventsCoalesced", "err", err)
 	}
 }

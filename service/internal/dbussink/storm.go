@@ -16,14 +16,8 @@ type storm struct {
 	now    func() time.Time
 	tokens float64
 	last   time.Time
-	sum    *summary
+	sum    *secmondbus.Coalesced
 	timer  *time.Timer
-}
-
-type summary struct {
-	first, last uint64
-	count       uint32
-	byType      map[string]uint32
 }
 
 func newStorm(now func() time.Time) *storm {
@@ -43,17 +37,17 @@ func (s *storm) admit(e event.Event) bool {
 		return true
 	}
 	if s.sum == nil {
-		s.sum = &summary{first: e.Seq, byType: map[string]uint32{}}
+		s.sum = &secmondbus.Coalesced{FirstSeq: e.Seq, ByType: map[string]uint32{}}
 		s.timer = time.NewTimer(time.Second)
 	}
-	s.sum.last = e.Seq
-	s.sum.count++
-	s.sum.byType[string(e.Type)]++
+	s.sum.LastSeq = e.Seq
+	s.sum.Count++
+	s.sum.ByType[string(e.Type)]++
 	return false
 }
 
 // take returns and clears the pending summary, if any.
-func (s *storm) take() *summary {
+func (s *storm) take() *secmondbus.Coalesced {
 	sum := s.sum
 	s.sum = nil
 	if s.timer != nil {

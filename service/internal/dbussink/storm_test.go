@@ -32,7 +32,7 @@ func TestStormFoldsLowButNeverHigh(t *testing.T) {
 		t.Fatalf("admitted %d, folded %d; want %d admitted and all 1000 accounted for", admitted, folded, secmondbus.SignalBurst+10)
 	}
 	sum := s.take()
-	if sum == nil || sum.count != uint32(folded) || sum.byType["FileCreate"] != uint32(folded) || sum.first != uint64(secmondbus.SignalBurst+3) || sum.last != 999 {
+	if sum == nil || sum.Count != uint32(folded) || sum.ByType["FileCreate"] != uint32(folded) || sum.FirstSeq != uint64(secmondbus.SignalBurst+3) || sum.LastSeq != 999 {
 		t.Fatalf("summary %+v, want %d folded FileCreate from seq %d to 999", sum, folded, secmondbus.SignalBurst+3)
 	}
 	if s.flushC() != nil {

@@ -71,7 +71,8 @@ func (s Severity) JournalPriority() int {
 // Type names what happened. The seed's names keep the seed's meanings.
 type Type string
 
-// The event types. Keep Types (below) and the README's table in step.
+// The event types. Keep Types (below), the README's table and the bus
+// contract's list (dbus/names.go) in step: tests compare them.
 const (
 	FileCreate         Type = "FileCreate"
 	FileModify         Type = "FileModify"

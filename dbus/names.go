@@ -1,0 +1,68 @@
+package dbus
+
+import "slices"
+
+// The event types the daemon sends, in the order of the README's table.
+// Clients match on these strings; a type not listed here never comes from
+// this version of the daemon (a newer one may add some, so a client shows
+// an unknown type rather than dropping it).
+const (
+	TypeFileCreate         = "FileCreate"
+	TypeFileModify         = "FileModify"
+	TypeFileDelete         = "FileDelete"
+	TypeFileAccess         = "FileAccess"
+	TypeFileMove           = "FileMove"
+	TypeFileAttrib         = "FileAttrib"
+	TypeCameraAccess       = "CameraAccess"
+	TypeCameraReleased     = "CameraReleased"
+	TypeMicrophoneAccess   = "MicrophoneAccess"
+	TypeMicrophoneReleased = "MicrophoneReleased"
+	TypeSshAccess          = "SshAccess"
+	TypeSshLogin           = "SshLogin"
+	TypeSshLoginFailed     = "SshLoginFailed"
+	TypeSshBruteForce      = "SshBruteForce"
+	TypeNetworkConnection  = "NetworkConnection"
+	TypeNetworkListen      = "NetworkListen"
+	TypePortScanDetected   = "PortScanDetected"
+	TypeUsbDeviceInserted  = "UsbDeviceInserted"
+	TypeUsbDeviceRemoved   = "UsbDeviceRemoved"
+	TypeCustomMessage      = "CustomMessage"
+	TypeEventsDropped      = "EventsDropped"
+	TypeMonitorStatus      = "MonitorStatus"
+)
+
+var types = []string{
+	TypeFileCreate, TypeFileModify, TypeFileDelete, TypeFileAccess, TypeFileMove, TypeFileAttrib,
+	TypeCameraAccess, TypeCameraReleased, TypeMicrophoneAccess, TypeMicrophoneReleased,
+	TypeSshAccess, TypeSshLogin, TypeSshLoginFailed, TypeSshBruteForce,
+	TypeNetworkConnection, TypeNetworkListen, TypePortScanDetected,
+	TypeUsbDeviceInserted, TypeUsbDeviceRemoved,
+	TypeCustomMessage, TypeEventsDropped, TypeMonitorStatus,
+}
+
+// Types lists every event type, in the order of the README's table.
+func Types() []string { return slices.Clone(types) }
+
+var knownTypes = func() map[string]bool {
+	m := make(map[string]bool, len(types))
+	for _, t := range types {
+		m[t] = true
+	}
+	return m
+}()
+
+// KnownType says whether t is one of Types() (case-sensitive, as sent).
+func KnownType(t string) bool { return knownTypes[t] }
+
+// The severities, as the Event signal's severity argument spells them.
+const (
+	SeverityLow      = "Low"
+	SeverityMedium   = "Medium"
+	SeverityHigh     = "High"
+	SeverityCritical = "Critical"
+)
+
+// Severities lists the severities, least first.
+func Severities() []string {
+	return []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+}
