@@ -9,20 +9,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
-	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/present"
 	"github.com/pantheros/secmon/notifier/internal/severity"
 )
@@ -145,169 +139,21 @@ func Load(path string, mustExist bool) (*Config, error) {
 	return Parse(path, data)
 }
 
-type rawType struct {
-	MinSeverity *string `toml:"min_severity"`
-	Urgency     *string `toml:"urgency"`
-	Icon        *string `toml:"icon"`
-}
-
-type raw struct {
-	MinSeverity         *string  `toml:"min_severity"`
-	MutedTypes          []string `toml:"muted_types"`
-	DaemonAbsentWarning *string  `toml:"daemon_absent_warning"`
-	DetailsCommand      []string `toml:"details_command"`
-	LogLevel            *string  `toml:"log_level"`
-	QuietHours          *struct {
-		Start *string `toml:"start"`
-		End   *string `toml:"end"`
-	} `toml:"quiet_hours"`
-	Types map[string]rawType `toml:"types"`
-}
-
-// Parse decodes data, naming file in errors.
+// Parse decodes data, naming file in errors: decoding (decode.go) gives
+// what the file says, the checks (check.go) turn each key into its value
+// over the defaults (Defaults), so a key the file leaves out keeps its
+// default. Every error of the checks is reported, not only the first.
 func Parse(file string, data []byte) (*Config, error) {
-	var r raw
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, decodeError(file, err)
-	}
-	pos, err := positions(data)
+	r, pos, err := decode(file, data)
 	if err != nil {
-		return nil, &Error{File: file, Msg: err.Error()}
+		return nil, err
 	}
 	c := Defaults()
 	c.Source = file
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		p := pos.find(key)
-		errs = append(errs, &Error{File: file, Line: p.line, Column: p.col, Key: key, Msg: fmt.Sprintf(format, a...)})
-	}
-	if r.MinSeverity != nil {
-		if l, err := severity.Parse(*r.MinSeverity); err != nil {
-			bad("min_severity", "%v", err)
-		} else {
-			c.MinSeverity = l
-		}
-	}
-	for _, t := range r.MutedTypes {
-		if !secmondbus.KnownType(t) {
-			bad("muted_types", "unknown event type %q (known: %s)", t, knownTypes())
-			continue
-		}
-		c.MutedTypes[t] = true
-	}
-	if r.DaemonAbsentWarning != nil {
-		d, err := time.ParseDuration(*r.DaemonAbsentWarning)
-		switch {
-		case err != nil:
-			bad("daemon_absent_warning", "not a duration (like \"60s\" or \"5m\"; \"0s\" never warns): %q", *r.DaemonAbsentWarning)
-		case d < 0:
-			bad("daemon_absent_warning", "negative duration %s", d)
-		default:
-			c.DaemonAbsentWarning = d
-		}
-	}
-	if r.DetailsCommand != nil {
-		switch {
-		case len(r.DetailsCommand) == 0:
-			// An explicit [] is the default.
-		case r.DetailsCommand[0] == "":
-			bad("details_command", "the program (first element) is empty")
-		default:
-			c.DetailsCommand = r.DetailsCommand
-		}
-	}
-	if r.LogLevel != nil {
-		var l slog.Level
-		if err := l.UnmarshalText([]byte(*r.LogLevel)); err != nil {
-			bad("log_level", "unknown level %q (want debug, info, warn or error)", *r.LogLevel)
-		} else {
-			c.LogLevel = l
-		}
-	}
-	if q := r.QuietHours; q != nil {
-		var qh QuietHours
-		ok := true
-		for _, f := range []struct {
-			key string
-			v   *string
-			dst *int
-		}{{"quiet_hours.start", q.Start, &qh.Start}, {"quiet_hours.end", q.End, &qh.End}} {
-			if f.v == nil {
-				bad(f.key, "missing: quiet hours need both start and end")
-				ok = false
-				continue
-			}
-			t, err := time.Parse("15:04", *f.v)
-			if err != nil {
-				bad(f.key, "not a time of day like \"22:30\": %q", *f.v)
-				ok = false
-				continue
-			}
-			*f.dst = t.Hour()*60 + t.Minute()
-		}
-		if ok && qh.Start == qh.End {
-			bad("quiet_hours.end", "the same as start: an empty span (remove [quiet_hours] to have none)")
-			ok = false
-		}
-		if ok {
-			c.QuietHours = &qh
-		}
-	}
-	for _, t := range slices.Sorted(maps.Keys(r.Types)) {
-		rt, key := r.Types[t], "types."+t
-		if !secmondbus.KnownType(t) {
-			bad(key, "unknown event type %q (known: %s)", t, knownTypes())
-			continue
-		}
-		var o TypeOverride
-		if rt.MinSeverity != nil {
-			l, err := severity.Parse(*rt.MinSeverity)
-			if err != nil {
-				bad(key+".min_severity", "%v", err)
-			}
-			o.MinSeverity = &l
-		}
-		if rt.Urgency != nil {
-			u, err := present.ParseUrgency(*rt.Urgency)
-			if err != nil {
-				bad(key+".urgency", "%v", err)
-			}
-			o.Urgency = &u
-		}
-		if rt.Icon != nil {
-			o.Icon = *rt.Icon
-		}
-		c.Types[t] = o
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	ck := &checker{file: file, pos: pos}
+	ck.apply(r, c)
+	if len(ck.errs) > 0 {
+		return nil, errors.Join(ck.errs...)
 	}
 	return c, nil
-}
-
-// knownTypes lists the contract's event types for an error, sorted.
-func knownTypes() string {
-	return strings.Join(slices.Sorted(slices.Values(secmondbus.Types())), ", ")
-}
-
-func decodeError(file string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for _, de := range strict.Errors {
-			line, col := de.Position()
-			errs = append(errs, &Error{File: file, Line: line, Column: col,
-				Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		line, col := de.Position()
-		return &Error{File: file, Line: line, Column: col, Key: strings.Join(de.Key(), "."),
-			Msg: strings.TrimPrefix(de.Error(), "toml: ")}
-	}
-	return &Error{File: file, Msg: err.Error()}
 }

@@ -50,6 +50,54 @@ func TestExampleIsValidAndDefault(t *testing.T) {
 	}
 }
 
+// What a file leaves out keeps its default; an empty file is the defaults.
+func TestUnsetKeysKeepDefaults(t *testing.T) {
+	d := config.Defaults()
+	for _, tt := range []struct {
+		name, doc string
+		changed   func(*config.Config) bool
+	}{
+		{"empty", "", func(*config.Config) bool { return false }},
+		{"min_severity only", `min_severity = "Low"`, func(c *config.Config) bool { return c.MinSeverity == severity.Low }},
+		{"details_command = []", `details_command = []`, func(c *config.Config) bool { return c.DetailsCommand == nil }},
+		{"a type override only", "[types.FileCreate]\nicon = \"x\"", func(c *config.Config) bool { return c.Types["FileCreate"].Icon == "x" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse("x.toml", []byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Source != "x.toml" || c.DaemonAbsentWarning != d.DaemonAbsentWarning || c.QuietHours != nil || c.LogLevel != d.LogLevel || len(c.MutedTypes) != 0 {
+				t.Errorf("defaults lost: %+v", c)
+			}
+			if tt.name != "min_severity only" && c.MinSeverity != d.MinSeverity {
+				t.Errorf("min_severity %v, want the default %v", c.MinSeverity, d.MinSeverity)
+			}
+			if tt.name != "empty" && !tt.changed(c) {
+				t.Errorf("the key was not applied: %+v", c)
+			}
+		})
+	}
+}
+
+// Every bad key is reported at once, in the order of the checks.
+func TestEveryErrorIsReported(t *testing.T) {
+	doc := "min_severity = \"Severe\"\nlog_level = \"loud\"\ndaemon_absent_warning = \"-1s\"\n[types.FileCreate]\nmin_severity = \"x\"\n"
+	_, err := config.Parse("x.toml", []byte(doc))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	want := []string{
+		`x.toml:1:1: key min_severity: unknown severity "Severe" (want Low, Medium, High or Critical)`,
+		"x.toml:3:1: key daemon_absent_warning: negative duration -1s",
+		`x.toml:2:1: key log_level: unknown level "loud" (want debug, info, warn or error)`,
+		`x.toml:5:1: key types.FileCreate.min_severity: unknown severity "x" (want Low, Medium, High or Critical)`,
+	}
+	if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "notifier.toml")
 	c, err := config.Load(missing, false)
