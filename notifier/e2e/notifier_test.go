@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pantheros/secmon/notifier/internal/notifier"
+	"github.com/pantheros/secmon/notifier/internal/present"
 )
 
 // The notification a camera use gives names the program, carries the
@@ -50,8 +51,8 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	if u, ok := inUse.urgency(); !ok || u != 2 {
 		t.Errorf("urgency %v (present %v), want 2 (critical) for a High event", u, ok)
 	}
-	if inUse.Icon != "camera-web" || inUse.AppName != notifier.AppName || inUse.ReplacesID != 0 {
-		t.Errorf("icon %q, app name %q, replaces_id %d; want camera-web, %q, 0", inUse.Icon, inUse.AppName, inUse.ReplacesID, notifier.AppName)
+	if inUse.Icon != "camera-web" || inUse.AppName != present.AppName || inUse.ReplacesID != 0 {
+		t.Errorf("icon %q, app name %q, replaces_id %d; want camera-web, %q, 0", inUse.Icon, inUse.AppName, inUse.ReplacesID, present.AppName)
 	}
 	if !slices.Equal(inUse.Actions, []string{"default", "Details", "mute", "Mute for 1 hour"}) {
 		t.Errorf("actions %q: the first must be the default (Details), then Mute", inUse.Actions)

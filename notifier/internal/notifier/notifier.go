@@ -2,7 +2,8 @@
 // secmon-daemon on the system bus (follow), decides what is shown (filter),
 // groups events into incidents (incident), words them (present) and shows
 // them on the session bus (desktop), and answers the actions. One goroutine
-// owns all of that state; the bus sides run in their own.
+// owns all of that state; the bus sides run in their own. It only wires:
+// every word it shows or reports comes from present.
 package notifier
 
 import (
@@ -15,7 +16,6 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -30,14 +30,11 @@ import (
 	"github.com/pantheros/secmon/notifier/internal/severity"
 )
 
-// Fixed names: the app name servers show, and the desktop-entry hint, which
-// must match data/secmon-notifier.desktop.
-const (
-	AppName      = "Security monitor"
-	DesktopEntry = "secmon-notifier"
-)
+// DesktopEntry is the desktop-entry hint, which must match
+// data/secmon-notifier.desktop.
+const DesktopEntry = "secmon-notifier"
 
-// MuteFor is how long "Mute for 1 hour" mutes.
+// MuteFor is how long the mute action mutes.
 const MuteFor = time.Hour
 
 // keep bounds the notifications remembered for their actions.
@@ -164,7 +161,7 @@ func newApp(cfg *config.Config, log *slog.Logger) *app {
 		cfg: cfg, log: log, style: st,
 		filter:  filter.New(cfg),
 		tracker: incident.New(),
-		desk:    desktop.New(desktop.Options{AppName: AppName, DesktopEntry: DesktopEntry, Logger: log}),
+		desk:    desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log}),
 		follow:  follow.New(follow.Options{Logger: log}),
 		now:     time.Now,
 		shown:   map[string]*shown{},
@@ -182,9 +179,9 @@ func (a *app) run(ctx context.Context) error {
 	defer func() { cancel(); <-done; <-done }()
 
 	a.log.Info("starting", "config", a.cfg.Source, "min_severity", a.cfg.MinSeverity.String())
-	a.notify("READY=1\nSTATUS=starting")
+	a.notify("READY=1\nSTATUS=" + present.StatusStarting)
 	if a.problem != nil {
-		a.show("secmon:config", a.style.Problem("secmon-notifier: configuration refused, using the defaults", a.problem), nil)
+		a.show("secmon:config", a.style.ConfigRefused(a.problem), nil)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -267,7 +264,7 @@ func (a *app) status(s follow.Status, now time.Time) {
 	switch {
 	case s.Up && s.Denied:
 		a.up = true
-		a.notify("STATUS=secmon-daemon refuses this user its events (not in group secmon?)")
+		a.notify("STATUS=" + present.StatusDenied)
 		if !a.deniedWarned {
 			a.deniedWarned = true
 			a.log.Error("the system bus refuses secmon's events to this user: add it to group secmon", "err", s.Err)
@@ -275,7 +272,7 @@ func (a *app) status(s follow.Status, now time.Time) {
 		}
 	case s.Up:
 		a.up = true
-		a.notify(fmt.Sprintf("STATUS=following secmon-daemon (last seq %d)", s.LastSeq))
+		a.notify("STATUS=" + present.StatusFollowing(s.LastSeq))
 		if a.warned {
 			a.warned = false
 			a.show("secmon:absent", a.style.DaemonBack(now), nil)
@@ -285,7 +282,7 @@ func (a *app) status(s follow.Status, now time.Time) {
 			a.downSince = now
 		}
 		a.up = false
-		a.notify("STATUS=waiting for secmon-daemon on the system bus")
+		a.notify("STATUS=" + present.StatusWaiting)
 		a.log.Info("waiting for secmon-daemon", "why", s.Err)
 	}
 }
@@ -294,14 +291,14 @@ func (a *app) showIncident(inc *incident.Incident) {
 	key := "incident-" + strconv.FormatUint(inc.ID, 10)
 	a.style.Markup = a.desk.Markup()
 	note := a.style.Incident(inc)
-	actions := []desktop.Action{{Key: "default", Label: "Details"}}
+	actions := []desktop.Action{{Key: "default", Label: present.LabelDetails}}
 	if inc.Severity < severity.Critical {
 		// Critical is never muted, as quiet hours never hold it back.
-		actions = append(actions, desktop.Action{Key: "mute", Label: "Mute for 1 hour"})
+		actions = append(actions, desktop.Action{Key: "mute", Label: present.MuteLabel(MuteFor)})
 	}
 	a.show(key, note, actions)
 	a.remember(&shown{key: key, incID: inc.ID, note: note, seq: inc.Last.Seq, first: inc.First.Seq,
-		count: inc.Count, mutes: muteKeys(inc), what: describe(inc)})
+		count: inc.Count, mutes: muteKeys(inc), what: present.MuteScope(inc.Mutes)})
 }
 
 func (a *app) show(key string, n present.Note, actions []desktop.Action) {
@@ -353,7 +350,7 @@ func (a *app) desktopEvent(ev desktop.Event) {
 		a.style.Markup = a.desk.Markup()
 		s.note = a.style.Muted(s.note, s.what, until)
 		s.mutes = nil
-		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: "Details"}})
+		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: present.LabelDetails}})
 	}
 }
 
@@ -361,35 +358,4 @@ func (a *app) desktopEvent(ev desktop.Event) {
 // use is muted by who opened it; its release follows (see filter).
 func muteKeys(inc *incident.Incident) []incident.MuteKey {
 	return append([]incident.MuteKey(nil), inc.Mutes...)
-}
-
-// describe names what a mute of inc covers, for people.
-func describe(inc *incident.Incident) string {
-	var parts []string
-	seen := map[string]bool{}
-	for _, m := range inc.Mutes {
-		s := m.Type + " " + sourceWords(m.Source)
-		if !seen[s] {
-			seen[s] = true
-			parts = append(parts, s)
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func sourceWords(src string) string {
-	kind, v, _ := strings.Cut(src, ":")
-	switch kind {
-	case "watch":
-		return "under " + v
-	case "program":
-		return "by " + v
-	case "address":
-		return "from " + v
-	case "usb":
-		return "for USB device " + v
-	case "port":
-		return "on port " + v
-	}
-	return "for " + v
 }

@@ -1,5 +1,7 @@
-// Package present words a notification: summary, body, icon, urgency and
-// category for an incident, and for the notifier's own warnings.
+// Package present holds every word secmon-notifier shows: summary, body,
+// icon, urgency and category for an incident and for the notifier's own
+// warnings, the action labels, what a mute covers, and the status lines
+// the service manager shows.
 //
 // The summary says what happened and the body who and where ("Camera in
 // use" / "firefox (pid 4242) opened /dev/video0"). Every body ends with a

@@ -1,0 +1,99 @@
+package present_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pantheros/secmon/notifier/internal/incident"
+	"github.com/pantheros/secmon/notifier/internal/present"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestMuteLabel(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{time.Hour, "Mute for 1 hour"},
+		{3 * time.Hour, "Mute for 3 hours"},
+		{30 * time.Minute, "Mute for 30 min"},
+		{90 * time.Minute, "Mute for 1 h 30 min"},
+	} {
+		if got := present.MuteLabel(tt.d); got != tt.want {
+			t.Errorf("MuteLabel(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestMuteScope(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		mutes []incident.MuteKey
+		want  string
+	}{
+		{"none", nil, ""},
+		{"a watch", []incident.MuteKey{{Type: "FileCreate", Source: "watch:/etc"}}, "FileCreate under /etc"},
+		{"a program, twice", []incident.MuteKey{{Type: "CameraAccess", Source: "program:firefox"}, {Type: "CameraAccess", Source: "program:firefox"}}, "CameraAccess by firefox"},
+		{"an address and a port", []incident.MuteKey{{Type: "SshLoginFailed", Source: "address:192.0.2.7"}, {Type: "NetworkListen", Source: "port:4444"}},
+			"SshLoginFailed from 192.0.2.7; NetworkListen on port 4444"},
+		{"a USB device", []incident.MuteKey{{Type: "UsbDeviceInserted", Source: "usb:046d:c52b"}}, "UsbDeviceInserted for USB device 046d:c52b"},
+		{"an unknown kind", []incident.MuteKey{{Type: "CustomMessage", Source: "other:x"}}, "CustomMessage for x"},
+	} {
+		if got := present.MuteScope(tt.mutes); got != tt.want {
+			t.Errorf("%s: MuteScope = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// The notifier's own notes and status lines, as golden text.
+func TestOwnWordsGolden(t *testing.T) {
+	st := present.Style{Location: time.UTC}
+	at := time.Date(2025, 9, 25, 14, 30, 45, 0, time.UTC)
+	inUse := st.Incident(feed(ev("CameraAccess", "High", "/dev/video0", "", map[string]string{"comm": "firefox", "pid": "4242"}, 0)))
+	notes := []struct {
+		name string
+		n    present.Note
+	}{
+		{"DaemonAbsent", st.DaemonAbsent(at)},
+		{"DaemonBack", st.DaemonBack(at)},
+		{"Denied", st.Denied(at)},
+		{"ConfigRefused", st.ConfigRefused(errors.New("notifier.toml:3:1: key min_severity: unknown severity \"Severe\""))},
+		{"Muted", st.Muted(inUse, "CameraAccess by firefox", at.Add(time.Hour))},
+		{"Held", st.Held("while muted (CameraAccess by firefox)", 3, map[string]int{"CameraAccess": 2, "CameraReleased": 1}, at)},
+		{"Coalesced", st.Coalesced(790, map[string]uint32{"FileCreate": 780, "FileModify": 10}, at)},
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "AppName: %s\nLabelDetails: %s\nMuteLabel(1h): %s\n", present.AppName, present.LabelDetails, present.MuteLabel(time.Hour))
+	fmt.Fprintf(&b, "StatusStarting: %s\nStatusWaiting: %s\nStatusDenied: %s\nStatusFollowing(42): %s\n",
+		present.StatusStarting, present.StatusWaiting, present.StatusDenied, present.StatusFollowing(42))
+	for _, n := range notes {
+		fmt.Fprintf(&b, "\n== %s\nsummary: %s\nbody: %q\nicon: %s\nurgency: %d\nresident: %v\n",
+			n.name, n.n.Summary, n.n.Body, n.n.Icon, n.n.Urgency, n.n.Resident)
+	}
+	golden(t, "testdata/own.golden", b.String())
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n got:\n%s\nwant:\n%s", path, got, want)
+	}
+}
