@@ -13,7 +13,8 @@ type Event struct {
 	Severity      string
 	Path          string
 	Description   string
-	// Details holds the metadata and, when known, pid, comm, exe, uid, user.
+	// Details holds the metadata and, when known, the process's Detail*
+	// keys: pid, comm, exe, uid, user, unit, app.
 	Details map[string]string
 }
 

@@ -66,3 +66,18 @@ const (
 func Severities() []string {
 	return []string{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
 }
+
+// The keys of an Event's details that name the process behind it, when the
+// daemon knows it; the other keys are the type's metadata (the README's
+// table). A key is left out when its value is unknown.
+const (
+	DetailPID  = "pid"
+	DetailComm = "comm"
+	DetailExe  = "exe"
+	DetailUID  = "uid"
+	DetailUser = "user"
+	// DetailUnit is the systemd unit of the process's cgroup.
+	DetailUnit = "unit"
+	// DetailApp is the Flatpak application ID of the process.
+	DetailApp = "app"
+)

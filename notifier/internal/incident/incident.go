@@ -291,7 +291,7 @@ func Watch(e secmondbus.Event) string {
 func Source(e secmondbus.Event) string {
 	d := e.Details
 	program := func() string {
-		for _, k := range []string{"app", "comm"} {
+		for _, k := range []string{secmondbus.DetailApp, secmondbus.DetailComm} {
 			if d[k] != "" {
 				return "program:" + d[k]
 			}
@@ -339,17 +339,17 @@ func Source(e secmondbus.Event) string {
 // program".
 func Opener(e secmondbus.Event) string {
 	d := e.Details
-	name := d["app"]
+	name := d[secmondbus.DetailApp]
 	if name == "" {
-		name = d["comm"]
+		name = d[secmondbus.DetailComm]
 	}
 	switch {
-	case name != "" && d["pid"] != "":
-		return name + " (pid " + d["pid"] + ")"
+	case name != "" && d[secmondbus.DetailPID] != "":
+		return name + " (pid " + d[secmondbus.DetailPID] + ")"
 	case name != "":
 		return name
-	case d["pid"] != "":
-		return "pid " + d["pid"]
+	case d[secmondbus.DetailPID] != "":
+		return "pid " + d[secmondbus.DetailPID]
 	}
 	return "an unknown program"
 }

@@ -336,22 +336,22 @@ func iconFor(t string, l severity.Level) string {
 // who names the process behind an event, if the daemon knew it.
 func who(e secmondbus.Event) string {
 	d := e.Details
-	name := d["app"]
+	name := d[secmondbus.DetailApp]
 	if name == "" {
-		name = d["comm"]
+		name = d[secmondbus.DetailComm]
 	}
-	if name == "" && d["pid"] == "" {
+	if name == "" && d[secmondbus.DetailPID] == "" {
 		return ""
 	}
 	var extra []string
-	if d["pid"] != "" {
-		extra = append(extra, "pid "+d["pid"])
+	if d[secmondbus.DetailPID] != "" {
+		extra = append(extra, "pid "+d[secmondbus.DetailPID])
 	}
-	if d["user"] != "" {
-		extra = append(extra, "user "+d["user"])
+	if d[secmondbus.DetailUser] != "" {
+		extra = append(extra, "user "+d[secmondbus.DetailUser])
 	}
-	if d["unit"] != "" {
-		extra = append(extra, d["unit"])
+	if d[secmondbus.DetailUnit] != "" {
+		extra = append(extra, d[secmondbus.DetailUnit])
 	}
 	if name == "" {
 		return clean(strings.Join(extra, ", "))

@@ -179,31 +179,32 @@ func (s *Sink) reconnect(ctx context.Context) error {
 	}
 }
 
-// Encode turns an event into the signal's arguments.
+// Encode turns an event into the signal's arguments: the metadata and the
+// process's Detail* keys of the contract in the details.
 func Encode(e event.Event) secmondbus.Event {
 	d := make(map[string]string, len(e.Metadata)+5)
 	for k, v := range e.Metadata {
 		d[k] = v
 	}
 	if p := e.Process; p != nil {
-		d["pid"] = strconv.Itoa(p.PID)
+		d[secmondbus.DetailPID] = strconv.Itoa(p.PID)
 		if p.Comm != "" {
-			d["comm"] = p.Comm
+			d[secmondbus.DetailComm] = p.Comm
 		}
 		if p.Exe != "" {
-			d["exe"] = p.Exe
+			d[secmondbus.DetailExe] = p.Exe
 		}
 		if p.UID >= 0 {
-			d["uid"] = strconv.FormatInt(p.UID, 10)
+			d[secmondbus.DetailUID] = strconv.FormatInt(p.UID, 10)
 		}
 		if p.User != "" {
-			d["user"] = p.User
+			d[secmondbus.DetailUser] = p.User
 		}
 		if p.Unit != "" {
-			d["unit"] = p.Unit
+			d[secmondbus.DetailUnit] = p.Unit
 		}
 		if p.App != "" {
-			d["app"] = p.App
+			d[secmondbus.DetailApp] = p.App
 		}
 	}
 	return secmondbus.Event{
