@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,7 +114,8 @@ func New(o Options) *Desktop {
 // Events delivers actions, closes and server arrivals.
 func (d *Desktop) Events() <-chan Event { return d.events }
 
-// Markup says whether the server renders body markup.
+// Markup says whether the server renders body markup (so bodies are sent
+// escaped, see Body).
 func (d *Desktop) Markup() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -219,12 +222,7 @@ func (d *Desktop) arrived(ctx context.Context, n notify.Notifier) {
 	d.send.Lock()
 	d.mu.Lock()
 	d.serverUp = true
-	d.markup = false
-	for _, c := range caps {
-		if c == "body-markup" {
-			d.markup = true
-		}
-	}
+	d.markup = rendersMarkup(info.Name, caps)
 	d.mu.Unlock()
 	d.flushLocked()
 	d.send.Unlock()
@@ -270,8 +268,11 @@ func (d *Desktop) show(key string, n present.Note, actions []Action) error {
 		d.hold(key, n, actions)
 		return errors.New("no notification server: held until one appears")
 	}
+	d.mu.Lock()
+	markup := d.markup
+	d.mu.Unlock()
 	note := notify.Notification{
-		AppName: d.o.AppName, ReplacesID: id, AppIcon: n.Icon, Summary: n.Summary, Body: n.Body,
+		AppName: d.o.AppName, ReplacesID: id, AppIcon: n.Icon, Summary: n.Summary, Body: Body(n.Body, markup),
 		Hints: map[string]dbus.Variant{
 			"urgency":       dbus.MakeVariant(byte(n.Urgency)),
 			"desktop-entry": dbus.MakeVariant(d.o.DesktopEntry),
@@ -418,3 +419,35 @@ type printf struct{ log *slog.Logger }
 func (p printf) Printf(format string, v ...any) {
 	p.log.Debug(fmt.Sprintf(format, v...), "from", "notify")
 }
+
+// rendersMarkup tells whether a server may render a body as markup: it
+// says so (body-markup), or it is a Quickshell-based shell such as
+// DankMaterialShell, which renders any body that holds a tag as rich text
+// — also one whose escaped entities decode to tags — and gives any other
+// body to a markdown converter, whatever it advertises.
+func rendersMarkup(name string, caps []string) bool {
+	n := strings.ToLower(name)
+	if strings.Contains(n, "quickshell") || strings.Contains(n, "dankmaterialshell") {
+		return true
+	}
+	return slices.Contains(caps, "body-markup")
+}
+
+// Body is the plain text s as the body sent to a server that renders
+// markup (markup true) or not. Text is escaped at send time, for the
+// server that receives it: a note held while no server ran is sent to
+// whichever comes next. For a server that renders markup, every &, < and
+// > is escaped and an empty <b></b> goes first: with a real tag in it, the
+// body is taken as markup by every server (DankMaterialShell decodes the
+// entities of a tagless body and renders the result, or runs it through
+// markdown, where "_name_" becomes italics), so the escaped text is shown
+// as it is. For any other server the text goes as it is, which such a
+// server shows literally.
+func Body(s string, markup bool) string {
+	if !markup || s == "" {
+		return s
+	}
+	return "<b></b>" + escaper.Replace(s)
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

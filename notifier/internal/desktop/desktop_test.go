@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,12 +24,12 @@ const (
 
 // startMock runs python3-dbusmock's notification_daemon on bus until the
 // test ends or stop is called, and returns once it owns the name.
-func startMock(t *testing.T, bus *dbustest.Bus) (stop func()) {
+func startMock(t *testing.T, bus *dbustest.Bus, params ...string) (stop func()) {
 	t.Helper()
 	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
 		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
 	}
-	cmd := exec.Command("/usr/bin/python3", "-m", "dbusmock", "--session", "-t", "notification_daemon")
+	cmd := exec.Command("/usr/bin/python3", append([]string{"-m", "dbusmock", "--session", "-t", "notification_daemon"}, params...)...)
 	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus.Address())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -67,8 +68,8 @@ func until(t *testing.T, what string, f func() bool) {
 }
 
 type call struct {
-	replaces uint32
-	summary  string
+	replaces      uint32
+	summary, body string
 }
 
 func calls(t *testing.T, conn *dbus.Conn) []call {
@@ -82,7 +83,7 @@ func calls(t *testing.T, conn *dbus.Conn) []call {
 	}
 	var out []call
 	for _, r := range raw {
-		out = append(out, call{r.Args[1].Value().(uint32), r.Args[3].Value().(string)})
+		out = append(out, call{r.Args[1].Value().(uint32), r.Args[3].Value().(string), r.Args[4].Value().(string)})
 	}
 	return out
 }
@@ -189,5 +190,60 @@ func TestConnectSessionBus(t *testing.T) {
 	defer conn.Close()
 	if len(conn.Names()) == 0 {
 		t.Fatal("no unique name: Hello was not done")
+	}
+}
+
+// hostile is a body an attacker controls through a file name: a link, text
+// that DankMaterialShell would decode into a tag, markdown.
+const hostile = `<a href="https://evil.example/">Click to verify</a> &lt;b&gt;bold&lt;/b&gt; _name_`
+
+func TestBody(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		markup bool
+		in     string
+		want   string
+	}{
+		{"markup: escaped, with a real tag first", true, hostile,
+			`<b></b>&lt;a href="https://evil.example/"&gt;Click to verify&lt;/a&gt; &amp;lt;b&amp;gt;bold&amp;lt;/b&amp;gt; _name_`},
+		{"markup: plain text gets the tag too", true, "Created /home/alice/_notes_", "<b></b>Created /home/alice/_notes_"},
+		{"markup: empty stays empty", true, "", ""},
+		{"no markup: as it is", false, hostile, hostile},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := desktop.Body(tt.in, tt.markup); got != tt.want {
+				t.Errorf("Body(%q, %v)\n got %q\nwant %q", tt.in, tt.markup, got, tt.want)
+			}
+		})
+	}
+}
+
+// A note held while no server ran is escaped for the server that shows it,
+// when it is sent: one that renders body markup gets it escaped, one that
+// does not gets it as it is.
+func TestHeldNotesAreEscapedForTheServerThatShowsThem(t *testing.T) {
+	bus := dbustest.StartSession(t)
+	d := desktop.New(desktop.Options{
+		Connect: func(opts ...dbus.ConnOption) (*dbus.Conn, error) { return dbus.Connect(bus.Address(), opts...) },
+		AppName: "Security monitor",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	d.Show("a", present.Note{Summary: "held", Body: hostile}, nil)
+	stop := startMock(t, bus) // advertises body-markup
+	event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+	if cs := calls(t, bus.Conn(t)); len(cs) != 1 || cs[0].body != desktop.Body(hostile, true) || !strings.HasPrefix(cs[0].body, "<b></b>&lt;a ") {
+		t.Fatalf("on a server that renders markup: %+v", cs)
+	}
+	stop()
+
+	d.Show("b", present.Note{Summary: "held again", Body: hostile}, nil)
+	startMock(t, bus, "-p", `{"capabilities": "body actions"}`)
+	event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+	if cs := calls(t, bus.Conn(t)); len(cs) != 1 || cs[0].body != hostile {
+		t.Fatalf("on a server that shows text as it is: %+v", cs)
 	}
 }

@@ -289,7 +289,6 @@ func (a *app) status(s follow.Status, now time.Time) {
 
 func (a *app) showIncident(inc *incident.Incident) {
 	key := "incident-" + strconv.FormatUint(inc.ID, 10)
-	a.style.Markup = a.desk.Markup()
 	note := a.style.Incident(inc)
 	actions := []desktop.Action{{Key: "default", Label: present.LabelDetails}}
 	if inc.Severity < severity.Critical {
@@ -347,7 +346,6 @@ func (a *app) desktopEvent(ev desktop.Event) {
 		a.filter.Mute(s.mutes, s.what, until)
 		a.tracker.End(s.incID)
 		a.log.Info("muted", "what", s.what, "until", until)
-		a.style.Markup = a.desk.Markup()
 		s.note = a.style.Muted(s.note, s.what, until)
 		s.mutes = nil
 		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: present.LabelDetails}})

@@ -8,8 +8,10 @@
 // time or a count, because an update must never be identical to what is on
 // screen (DankMaterialShell drops a notification identical to one shown in
 // the last 5 s). Icons are freedesktop icon-naming-spec names, so every
-// theme has them. Event text is untrusted: control characters are escaped,
-// and when the server renders body markup, &, < and > are escaped too.
+// theme has them. Event text is untrusted: control characters and characters
+// that change how text reads (bidirectional controls, zero-width ones) are
+// shown escaped. Notes are plain text: package desktop escapes markup for
+// the server that receives them, when it sends them.
 //
 // See https://specifications.freedesktop.org/notification-spec/latest/.
 package present
@@ -114,8 +116,6 @@ type Style struct {
 	// Urgency and Icon override the defaults per event type.
 	Urgency map[string]Urgency
 	Icon    map[string]string
-	// Markup: the server renders body markup (capability "body-markup").
-	Markup bool
 	// Location for times; nil is time.Local.
 	Location *time.Location
 }
@@ -310,13 +310,11 @@ func (s Style) clock(e secmondbus.Event) string {
 	return e.Time().In(s.loc()).Format(time.TimeOnly)
 }
 
-// finish bounds the lengths and escapes markup in the body.
+// finish bounds the lengths. Notes are plain text: the desktop package
+// escapes them for the server that receives them, when it sends them.
 func (s Style) finish(n Note) Note {
 	n.Summary = truncate(n.Summary, maxSummary)
 	n.Body = truncate(n.Body, maxBody)
-	if s.Markup {
-		n.Body = escapeMarkup(n.Body)
-	}
 	return n
 }
 
@@ -375,30 +373,10 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%d h %d min", h, m)
 }
 
-// clean escapes control characters (a file name may hold a newline or an
-// escape sequence) other than the newlines this package puts in itself,
-// which it adds after cleaning.
-func clean(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func escapeMarkup(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// clean shows hostile text escaped (secmondbus.Visible): control and
+// format characters, bytes that are not UTF-8. Newlines this package puts
+// in itself are added after cleaning.
+func clean(s string) string { return secmondbus.Visible(s) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -82,16 +82,18 @@ func TestIncident(t *testing.T) {
 	}
 }
 
-// Event text cannot inject markup or control characters, and overrides win.
+// Event text cannot inject control characters or change how the text
+// reads (markup is escaped by package desktop at send time: notes are plain
+// text), and overrides win.
 func TestUntrustedTextAndOverrides(t *testing.T) {
-	st := present.Style{Markup: true, Location: time.UTC,
+	st := present.Style{Location: time.UTC,
 		Urgency: map[string]present.Urgency{"FileCreate": present.UrgencyCritical}, Icon: map[string]string{"FileCreate": "folder-new"}}
-	n := st.Incident(feed(ev("FileCreate", "Medium", "/tmp/<b>x</b>", "Created /tmp/<b>x</b>&\x1b[31m\nfake line", nil, 0)))
-	if strings.Contains(n.Body, "<b>") || !strings.Contains(n.Body, "&lt;b&gt;x&lt;/b&gt;&amp;") {
-		t.Errorf("markup not escaped: %q", n.Body)
+	n := st.Incident(feed(ev("FileCreate", "Medium", "/tmp/<b>x</b>", "Created /tmp/<b>x</b>&\x1b[31m\nfake line\u202egpj.exe", nil, 0)))
+	if !strings.Contains(n.Body, "/tmp/<b>x</b>&") {
+		t.Errorf("the plain text was changed: %q", n.Body)
 	}
-	if strings.ContainsRune(n.Body, 0x1b) || strings.Count(n.Body, "\n") != 1 || !strings.Contains(n.Body, `\x1b[31m\x0afake line`) {
-		t.Errorf("control characters not escaped: %q", n.Body)
+	if strings.ContainsRune(n.Body, 0x1b) || strings.Count(n.Body, "\n") != 1 || !strings.Contains(n.Body, `\x1b[31m\nfake line\u202egpj.exe`) {
+		t.Errorf("control or bidirectional characters not escaped: %q", n.Body)
 	}
 	if n.Urgency != present.UrgencyCritical || n.Icon != "folder-new" {
 		t.Errorf("overrides ignored: urgency %d icon %q", n.Urgency, n.Icon)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -31,7 +32,7 @@ const (
 // the choice is stable.
 func Fields(e event.Event) map[string]string {
 	f := make(map[string]string, 16+len(e.Metadata))
-	f["MESSAGE"] = e.Description
+	f["MESSAGE"] = secmondbus.VisibleLines(e.Description)
 	f["PRIORITY"] = strconv.Itoa(e.Severity.JournalPriority())
 	f["SYSLOG_IDENTIFIER"] = "secmon"
 	if info := event.Info(e.Type); info != nil {

@@ -21,6 +21,18 @@ var fieldsCases = []struct {
 	name string
 	e    event.Event
 }{{
+	// A file name that reads backwards: MESSAGE shows the override
+	// escaped, SECMON_PATH keeps the raw name for scripts.
+	name: "bidi-file-name",
+	e: event.Event{
+		Seq:         43,
+		Time:        time.Date(2025, 9, 25, 14, 30, 45, 0, time.UTC),
+		Type:        event.FileCreate,
+		Path:        "/home/alice/invoice\u202egpj.exe",
+		Severity:    event.Medium,
+		Description: "Created /home/alice/invoice\u202egpj.exe\nsecond line",
+	},
+}, {
 	name: "camera-access",
 	e: event.Event{
 		Seq:         42,

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -69,24 +70,9 @@ func pad(s string, n int) string {
 	return s + strings.Repeat(" ", n-len(s))
 }
 
-// clean escapes control characters (ESC, newlines, …) as Go would quote them.
-func clean(s string) string {
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if isControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+// clean escapes what would drive the terminal or change how the line
+// reads (control and format characters, bytes that are not UTF-8).
+func clean(s string) string { return secmondbus.Visible(s) }
 
 // IsTerminal reports whether w is a terminal, where readable, coloured
 // lines are wanted rather than JSON. (/dev/null is a character device but

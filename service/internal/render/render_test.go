@@ -26,6 +26,9 @@ func TestLine(t *testing.T) {
 			"2026-01-02 03:04:05.006  \x1b[1;97;41mCRITICAL\x1b[0m  SshAccess           d  #9"},
 		{"escapes control characters", event.Event{Time: ts, Type: event.FileCreate, Severity: event.Low, Description: "Created /tmp/\x1b[2Jevil\nname"}, false,
 			`2026-01-02 03:04:05.006  LOW       FileCreate          Created /tmp/\x1b[2Jevil\nname`},
+		{"escapes bidirectional and zero-width characters", event.Event{Time: ts, Type: event.FileCreate, Severity: event.Low, Description: "Created /tmp/invoice\u202egpj.exe\u200b",
+			Process: &event.Process{PID: 1, Comm: "a\u2066b"}}, false,
+			`2026-01-02 03:04:05.006  LOW       FileCreate          Created /tmp/invoice\u202egpj.exe\u200b  [a\u2066b pid 1]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
