@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pantheros/secmon/dbus/dbustest"
 )
@@ -69,6 +70,12 @@ func TestPeerCredentialsRefuseOthersOnAWideSocket(t *testing.T) {
 	out, err := runClient(t, e.socket, nobody, nogroup, nil)
 	if err == nil || !strings.Contains(out, "permission denied: uid "+strconv.Itoa(nobody)) || strings.Contains(out, `"seq"`) {
 		t.Fatalf("another user on a 0666 socket: err %v, output %q; want refused, no events", err, out)
+	}
+	// The daemon logs before it answers, but its stderr reaches the test
+	// through a pipe copied by another goroutine: wait for the line.
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(d.stderr.String(), "client refused") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if !strings.Contains(d.stderr.String(), "client refused") {
 		t.Errorf("the refusal is not in the daemon's log:\n%s", d.stderr.String())
