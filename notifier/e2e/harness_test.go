@@ -334,7 +334,8 @@ func (w *world) startNotifier(notifierTOML string) *proc {
 		w.t.Fatal(err)
 	}
 	p := start(w.t, "secmon-notifier", []string{filepath.Join(bin, "secmon-notifier"), "--config", conf, "--log-level", "debug"},
-		[]string{"DBUS_SYSTEM_BUS_ADDRESS=" + w.sys.Address(), "DBUS_SESSION_BUS_ADDRESS=" + w.session.Address()})
+		[]string{"DBUS_SYSTEM_BUS_ADDRESS=" + w.sys.Address(), "DBUS_SESSION_BUS_ADDRESS=" + w.session.Address(),
+			"XDG_STATE_HOME=" + filepath.Join(w.dir, "xdg-state")})
 	p.notify.waitFor("READY=1", p.exited)
 	return p
 }

@@ -367,3 +367,64 @@ func TestBadConfigIsShownAndDefaultsApply(t *testing.T) {
 		t.Errorf("--check: %v\n%s", err, out)
 	}
 }
+
+// A notifier restart loses nothing: what came while it was stopped is
+// shown when it starts again — the High camera use on its own, the Medium
+// file changes in one "While you were away" summary — and what it had
+// shown before is not shown again.
+func TestRestartShowsWhatCameMeanwhile(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	n := w.startNotifier("")
+	following(n)
+	before := filepath.Join(w.tree, "before")
+	os.WriteFile(before, nil, 0o644)
+	w.mock.waitCall("before", func(c notifyCall) bool { return strings.Contains(c.Body, before) })
+	n.stop()
+
+	// While it is stopped: a camera use, then two new files.
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), openerEnv+"="+w.camera)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
+		t.Fatalf("opener said %q", l)
+	}
+	stdin.Close()
+	cmd.Wait()
+	var missed []string
+	for _, name := range []string{"while-away-1", "while-away-2"} {
+		missed = append(missed, filepath.Join(w.tree, name))
+		os.WriteFile(missed[len(missed)-1], nil, 0o644)
+	}
+	conn := busConn(t, w.sys)
+	eventually(t, "the daemon has the changes", func() bool {
+		n := 0
+		for _, e := range eventsAfter(t, conn, 0) {
+			if slices.Contains(missed, e.Path) {
+				n++
+			}
+		}
+		return n == len(missed)
+	})
+	shownBefore := len(w.mock.calls())
+
+	n = w.startNotifier("")
+	following(n)
+	w.mock.waitCall("the camera use, on its own", func(c notifyCall) bool { return c.Summary == "Camera in use" })
+	summary := w.mock.waitCall("the summary", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "While you were away:") })
+	if !strings.Contains(summary.Body, "FileCreate 2") {
+		t.Errorf("summary %q / %q does not count the two new files", summary.Summary, summary.Body)
+	}
+	for _, c := range w.mock.calls()[shownBefore:] {
+		if strings.Contains(c.Body, before) {
+			t.Errorf("shown again after the restart: %q / %q", c.Summary, c.Body)
+		}
+	}
+}

@@ -10,8 +10,9 @@
 // its Low and Medium events with GetEventsAfter (High and Critical ones had
 // their own signal); only when that fails is the summary itself handed on.
 //
-// On the first connection, a daemon already running is followed from its
-// current LastSeq (its history is not replayed at login); a daemon that
+// On the first connection, a daemon already running is replayed from the
+// seq the notifier handed on last time (Options.ResumeAfter), or, the very
+// first time, followed from its current LastSeq; a daemon that
 // appears later is replayed from its first kept event, so nothing it saw
 // before the notifier caught up is lost. A daemon whose LastSeq is below
 // the last seq handed on restarted without its state, and is replayed from
@@ -62,6 +63,10 @@ type Options struct {
 	PageSize uint32
 	// CallTimeout bounds each call to the daemon; 0 is 10 s.
 	CallTimeout time.Duration
+	// ResumeAfter, when set, is the last seq handed on before this start
+	// (kept by the notifier across restarts): the daemon is replayed from
+	// after it, not followed from its newest event.
+	ResumeAfter *uint64
 }
 
 // Follower follows the daemon. Use it from one goroutine.
@@ -92,7 +97,11 @@ func New(o Options) *Follower {
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 10 * time.Second
 	}
-	return &Follower{o: o, log: o.Logger.With("component", "follow")}
+	f := &Follower{o: o, log: o.Logger.With("component", "follow")}
+	if o.ResumeAfter != nil {
+		f.lastSeq, f.synced = *o.ResumeAfter, true
+	}
+	return f
 }
 
 var errLost = errors.New("lost the system bus")

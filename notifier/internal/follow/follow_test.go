@@ -242,3 +242,22 @@ func TestCoalescedIsUnfolded(t *testing.T) {
 	f.signal(ev(9, "Medium"))
 	wantSeqs(t, items, 1, 4, 2, 3, 5, 6, 7, 8, 9)
 }
+
+// Resumed after the seq handed on last time, the follower replays what the
+// daemon kept after it: a notifier restart loses nothing.
+func TestResumeAfterReplaysWhatCameMeanwhile(t *testing.T) {
+	bus := dbustest.StartSession(t)
+	startFake(t, bus, ev(1, "Medium"), ev(2, "Critical"), ev(3, "Low"))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan follow.Item, 64)
+	after := uint64(1)
+	f := follow.New(follow.Options{Connect: func(opts ...dbus.ConnOption) (*dbus.Conn, error) {
+		return dbus.Connect(bus.Address(), opts...)
+	}, ResumeAfter: &after})
+	done := make(chan struct{})
+	go func() { f.Run(ctx, out); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if seqs := seqsUntilUp(t, out); !slices.Equal(seqs, []uint64{2, 3}) {
+		t.Fatalf("resumed after 1: replayed %v, want 2 3", seqs)
+	}
+}

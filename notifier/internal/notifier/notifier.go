@@ -27,6 +27,7 @@ import (
 	"github.com/pantheros/secmon/notifier/internal/follow"
 	"github.com/pantheros/secmon/notifier/internal/incident"
 	"github.com/pantheros/secmon/notifier/internal/present"
+	"github.com/pantheros/secmon/notifier/internal/seqstate"
 	"github.com/pantheros/secmon/notifier/internal/severity"
 )
 
@@ -52,6 +53,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	path := fs.String("config", config.DefaultPath(), "configuration file (TOML); read if present")
 	check := fs.Bool("check", false, "check the configuration and exit")
 	logLevel := fs.String("log-level", "", "override log_level (debug, info, warn, error)")
+	statePath := fs.String("state", seqstate.DefaultPath(), "file keeping the last event seq handed on, so a restart shows what came meanwhile; \"\" to keep none")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: secmon-notifier [flags]\n\nShows secmon's events as desktop notifications. See the README, \"Desktop notifications\".\n\n")
@@ -92,7 +94,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a := newApp(cfg, log)
+	a := newApp(cfg, log, *statePath)
 	if cfgErr != nil {
 		log.Error("configuration refused; using the defaults", "err", cfgErr)
 		a.problem = cfgErr
@@ -141,13 +143,32 @@ type app struct {
 	heldN  int
 	notify func(state string) // sd_notify
 
+	// The last seq handed on, kept in statePath (saved at most once a
+	// second while dirty, and at exit).
+	statePath string
+	handed    uint64
+	dirty     bool
+	savedAt   time.Time
+	// away counts the Low and Medium events of the replay at start, when
+	// resuming from statePath: shown as one summary once caught up.
+	away *away
+
 	up, known    bool // the daemon is followed; known: a Status came
 	downSince    time.Time
 	warned       bool // the absence warning is on screen
 	deniedWarned bool
 }
 
-func newApp(cfg *config.Config, log *slog.Logger) *app {
+type away struct {
+	after  uint64
+	count  int
+	byType map[string]int
+}
+
+// saveEvery bounds how often the last seq handed on is written.
+const saveEvery = time.Second
+
+func newApp(cfg *config.Config, log *slog.Logger, statePath string) *app {
 	st := present.Style{Urgency: map[string]present.Urgency{}, Icon: map[string]string{}}
 	for t, o := range cfg.Types {
 		if o.Urgency != nil {
@@ -157,15 +178,47 @@ func newApp(cfg *config.Config, log *slog.Logger) *app {
 			st.Icon[t] = o.Icon
 		}
 	}
-	return &app{
+	a := &app{
 		cfg: cfg, log: log, style: st,
-		filter:  filter.New(cfg),
-		tracker: incident.New(),
-		desk:    desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log}),
-		follow:  follow.New(follow.Options{Logger: log}),
-		now:     time.Now,
-		shown:   map[string]*shown{},
-		notify:  func(s string) { sddaemon.SdNotify(false, s) },
+		filter:    filter.New(cfg),
+		tracker:   incident.New(),
+		desk:      desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log}),
+		now:       time.Now,
+		shown:     map[string]*shown{},
+		notify:    func(s string) { sddaemon.SdNotify(false, s) },
+		statePath: statePath,
+	}
+	fo := follow.Options{Logger: log}
+	if statePath != "" {
+		seq, ok, err := seqstate.Load(statePath)
+		switch {
+		case err != nil:
+			log.Error("cannot resume after the last event handed on; following from now", "err", err)
+		case ok:
+			log.Info("resuming after the last event handed on", "seq", seq, "state", statePath)
+			fo.ResumeAfter = &seq
+			a.handed = seq
+			a.away = &away{after: seq, byType: map[string]int{}}
+		}
+	}
+	a.follow = follow.New(fo)
+	return a
+}
+
+// handedOn notes that everything up to seq was handed on.
+func (a *app) handedOn(seq uint64) {
+	if seq > a.handed {
+		a.handed, a.dirty = seq, true
+	}
+}
+
+func (a *app) save(now time.Time) {
+	if !a.dirty || a.statePath == "" {
+		return
+	}
+	a.dirty, a.savedAt = false, now
+	if err := seqstate.Save(a.statePath, a.handed); err != nil {
+		a.log.Error("a restart will not know what was already shown", "err", err)
 	}
 }
 
@@ -194,6 +247,7 @@ func (a *app) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			a.notify("STOPPING=1")
+			a.save(a.now())
 			return nil
 		case it := <-items:
 			a.item(it)
@@ -208,7 +262,11 @@ func (a *app) run(ctx context.Context) error {
 // next is the earliest time something is due.
 func (a *app) next() time.Time {
 	var next time.Time
-	for _, t := range []time.Time{a.tracker.Next(), a.filter.Next(), a.absentAt()} {
+	var saveAt time.Time
+	if a.dirty {
+		saveAt = a.savedAt.Add(saveEvery)
+	}
+	for _, t := range []time.Time{a.tracker.Next(), a.filter.Next(), a.absentAt(), saveAt} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -224,6 +282,9 @@ func (a *app) absentAt() time.Time {
 }
 
 func (a *app) due(now time.Time) {
+	if a.dirty && !now.Before(a.savedAt.Add(saveEvery)) {
+		a.save(now)
+	}
 	for _, inc := range a.tracker.Due(now) {
 		a.showIncident(inc)
 	}
@@ -243,8 +304,14 @@ func (a *app) item(it follow.Item) {
 	switch {
 	case it.Event != nil:
 		e := *it.Event
+		a.handedOn(e.Seq)
 		if v := a.filter.Check(e, now); v != filter.Show {
 			a.log.Debug("not shown", "seq", e.Seq, "type", e.Type, "severity", e.Severity, "why", v.String())
+			return
+		}
+		if a.away != nil && severity.Of(e.Severity) < severity.High {
+			a.away.count++
+			a.away.byType[e.Type]++
 			return
 		}
 		for _, inc := range a.tracker.Add(e, now) {
@@ -252,6 +319,7 @@ func (a *app) item(it follow.Item) {
 		}
 	case it.Coalesced != nil:
 		c := it.Coalesced
+		a.handedOn(c.LastSeq)
 		a.show("coalesced-"+strconv.FormatUint(c.FirstSeq, 10), a.style.Coalesced(c.Count, c.ByType, now), nil)
 	case it.Status != nil:
 		a.status(*it.Status, now)
@@ -261,6 +329,18 @@ func (a *app) item(it follow.Item) {
 func (a *app) status(s follow.Status, now time.Time) {
 	wasKnown := a.known
 	a.known = true
+	if s.Up {
+		a.handedOn(s.LastSeq)
+		if w := a.away; w != nil {
+			// Caught up with what came while the notifier was not
+			// running: the High and Critical ones were shown, each on
+			// its own; the rest in one summary.
+			a.away = nil
+			if w.count > 0 {
+				a.show("secmon:away", a.style.Away(w.after, w.count, w.byType, now), nil)
+			}
+		}
+	}
 	switch {
 	case s.Up && s.Denied:
 		a.up = true

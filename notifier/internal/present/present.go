@@ -294,6 +294,28 @@ func (s Style) Held(why string, count int, byType map[string]int, at time.Time) 
 	})
 }
 
+// Away sums up the Low and Medium events that came while the notifier was
+// not running (a restart, a logout, a reboot), after seq after; the High
+// and Critical ones are shown each on its own.
+func (s Style) Away(after uint64, count int, byType map[string]int, at time.Time) Note {
+	ts := make([]string, 0, len(byType))
+	for t := range byType {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, fmt.Sprintf("%s %d", t, byType[t]))
+	}
+	return s.finish(Note{
+		Summary: fmt.Sprintf("While you were away: %d events", count),
+		Body: fmt.Sprintf("%s\nshown at %s; secmon-client --replay-after %d shows them",
+			strings.Join(parts, ", "), at.In(s.loc()).Format(time.TimeOnly), after),
+		Icon:    "security-medium",
+		Urgency: UrgencyNormal,
+	})
+}
+
 // Problem reports a problem of the notifier itself (a bad config file).
 func (s Style) Problem(summary string, err error) Note {
 	return s.finish(Note{Summary: summary, Body: clean(err.Error()), Icon: "dialog-warning", Urgency: UrgencyNormal})
