@@ -31,6 +31,11 @@ const (
 	// them they are folded into EventsCoalesced.
 	SignalRate  = 100
 	SignalBurst = 200
+	// MaxReplyEvents and MaxReplyBytes bound one GetEventsAfter answer
+	// (the text of its events, roughly), far below the system bus's
+	// message limit (32 MiB): a client pages for more.
+	MaxReplyEvents = 1000
+	MaxReplyBytes  = 4 << 20
 )
 
 // IntrospectXML is the interface, as exported.

@@ -323,6 +323,9 @@ func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- It
 			denied := isDBusError(err, "org.freedesktop.DBus.Error.AccessDenied")
 			return n, denied, fmt.Errorf("cannot replay secmon's events: %w", err)
 		}
+		if len(evs) > 0 && evs[len(evs)-1].Seq <= f.lastSeq {
+			return n, false, fmt.Errorf("cannot replay secmon's events: an answer after %d held none newer", f.lastSeq)
+		}
 		for i := range evs {
 			if evs[i].Seq <= f.lastSeq {
 				continue
@@ -333,8 +336,10 @@ func (f *Follower) replay(ctx context.Context, obj dbus.BusObject, out chan<- It
 				return n, false, ctx.Err()
 			}
 		}
-		if uint32(len(evs)) < f.o.PageSize {
-			// Everything up to last was in the answers.
+		if len(evs) == 0 || evs[len(evs)-1].Seq >= last {
+			// Everything up to last was in the answers. (An answer may
+			// hold fewer than PageSize events while more are kept: the
+			// daemon bounds its size.)
 			f.replayedTo = max(f.replayedTo, last)
 			return n, false, nil
 		}

@@ -272,13 +272,35 @@ type methods struct{ s *Sink }
 
 // GetEventsAfter is the replay method of the contract; each element is
 // the Event signal's arguments, (txssssa{ss}).
+// An answer holds at most secmondbus.MaxReplyEvents events and about
+// MaxReplyBytes of their text (at least one event), whatever max asks: a
+// reply above the bus's message limit would never arrive.
 func (m methods) GetEventsAfter(after uint64, max uint32) ([]secmondbus.Event, uint64, *dbus.Error) {
-	evs, last := m.s.hub.Since(after, int(max))
-	out := make([]secmondbus.Event, len(evs))
-	for i, e := range evs {
-		out[i] = Encode(e)
+	n := int(max)
+	if n == 0 || n > secmondbus.MaxReplyEvents {
+		n = secmondbus.MaxReplyEvents
+	}
+	evs, last := m.s.hub.Since(after, n)
+	out := make([]secmondbus.Event, 0, len(evs))
+	size := 0
+	for _, e := range evs {
+		enc := Encode(e)
+		size += textSize(enc)
+		if len(out) > 0 && size > secmondbus.MaxReplyBytes {
+			break
+		}
+		out = append(out, enc)
 	}
 	return out, last, nil
+}
+
+// textSize is roughly what e takes in a message.
+func textSize(e secmondbus.Event) int {
+	n := 64 + len(e.Type) + len(e.Severity) + len(e.Path) + len(e.Description)
+	for k, v := range e.Details {
+		n += 16 + len(k) + len(v)
+	}
+	return n
 }
 
 type properties struct{ s *Sink }
