@@ -24,6 +24,9 @@ const (
 	// SignalEventMember is the signal's full name as godbus reports it.
 	SignalEventMember    = Interface + "." + SignalEvent
 	MethodGetEventsAfter = "GetEventsAfter"
+	// MethodGetDevicesInUse lists the opening events of the cameras and
+	// microphones in use now.
+	MethodGetDevicesInUse = "GetDevicesInUse"
 	SignalCoalesced      = "EventsCoalesced"
 	// SignalCoalescedMember is the summary signal's full name.
 	SignalCoalescedMember = Interface + "." + SignalCoalesced

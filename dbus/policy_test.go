@@ -86,6 +86,7 @@ type report struct {
 	Sentinel bool
 
 	CallErr    string // GetEventsAfter(0, 0)
+	InUseErr   string // GetDevicesInUse: who uses a camera is not for everyone
 	CallEvents int
 	CallLast   uint64
 }
@@ -163,6 +164,8 @@ wait:
 	rep.CallErr = errName(obj.CallWithContext(ctx, secmondbus.Interface+"."+secmondbus.MethodGetEventsAfter, 0,
 		uint64(0), uint32(0)).Store(&events, &rep.CallLast))
 	rep.CallEvents = len(events)
+	var inUse []secmondbus.Event
+	rep.InUseErr = errName(obj.CallWithContext(ctx, secmondbus.Interface+"."+secmondbus.MethodGetDevicesInUse, 0).Store(&inUse))
 	return rep
 }
 
@@ -207,6 +210,10 @@ func policyChild() int {
 type secmonStandIn struct {
 	calls atomic.Int64
 	last  atomic.Uint64
+}
+
+func (o *secmonStandIn) GetDevicesInUse() ([]secmondbus.Event, *dbus.Error) {
+	return []secmondbus.Event{}, nil
 }
 
 func (o *secmonStandIn) GetEventsAfter(after uint64, max uint32) ([]secmondbus.Event, uint64, *dbus.Error) {
@@ -358,6 +365,9 @@ func TestPolicy(t *testing.T) {
 		if rep.CallErr != accessDenied {
 			t.Errorf("GetEventsAfter: error %q; want %s", rep.CallErr, accessDenied)
 		}
+		if rep.InUseErr != accessDenied {
+			t.Errorf("GetDevicesInUse: error %q; want %s", rep.InUseErr, accessDenied)
+		}
 		if n := o.obj.calls.Load() - calls; n != 0 {
 			t.Errorf("the bus delivered %d GetEventsAfter calls to the owner; want 0", n)
 		}
@@ -389,6 +399,9 @@ func TestPolicy(t *testing.T) {
 		if rep.CallErr != "" || rep.CallEvents != 0 || rep.CallLast != o.seq {
 			t.Errorf("GetEventsAfter = %d events, last %d, error %q; want 0, %d, allowed",
 				rep.CallEvents, rep.CallLast, rep.CallErr, o.seq)
+		}
+		if rep.InUseErr != "" {
+			t.Errorf("GetDevicesInUse: error %q; want allowed", rep.InUseErr)
 		}
 		if n := o.obj.calls.Load() - calls; n != 1 {
 			t.Errorf("the owner answered %d GetEventsAfter calls; want 1", n)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/notifier"
 	"github.com/pantheros/secmon/notifier/internal/present"
 )
@@ -54,8 +55,8 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	if inUse.Icon != "camera-web" || inUse.AppName != present.AppName || inUse.ReplacesID != 0 {
 		t.Errorf("icon %q, app name %q, replaces_id %d; want camera-web, %q, 0", inUse.Icon, inUse.AppName, inUse.ReplacesID, present.AppName)
 	}
-	if !slices.Equal(inUse.Actions, []string{"default", "Details", "mute", "Mute for 1 hour"}) {
-		t.Errorf("actions %q: the first must be the default (Details), then Mute", inUse.Actions)
+	if !slices.Equal(inUse.Actions, []string{"default", "Details"}) {
+		t.Errorf("actions %q: the default (Details) only; a mute must never hide a camera in use", inUse.Actions)
 	}
 	entry := inUse.hint("desktop-entry")
 	if entry != notifier.DesktopEntry {
@@ -426,5 +427,74 @@ func TestRestartShowsWhatCameMeanwhile(t *testing.T) {
 		if strings.Contains(c.Body, before) {
 			t.Errorf("shown again after the restart: %q / %q", c.Summary, c.Body)
 		}
+	}
+}
+
+// holdCamera opens the world's stand-in camera from a copy of the test
+// binary named cam-opener and holds it until release is called.
+func holdCamera(t *testing.T, w *world) (pid string, release func()) {
+	t.Helper()
+	self, _ := os.Executable()
+	opener := filepath.Join(w.dir, "cam-opener")
+	b, _ := os.ReadFile(self)
+	os.WriteFile(opener, b, 0o755)
+	cmd := exec.Command(opener)
+	cmd.Env = append(os.Environ(), openerEnv+"="+w.camera)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
+		t.Fatalf("opener said %q", l)
+	}
+	return strconv.Itoa(cmd.Process.Pid), func() { stdin.Close(); cmd.Wait() }
+}
+
+// The camera notice follows the camera, not the notifier or the server: a
+// notifier started while the camera is in use shows "Camera in use" with
+// the program (the daemon's GetDevicesInUse), a notification server restart
+// (a DankMaterialShell reload) shows it again, and the release names the
+// program and replaces the notice. "Mute" is not offered on it.
+func TestCameraNoticeSurvivesRestarts(t *testing.T) {
+	w := newWorld(t)
+	w.startDaemon()
+	pid, release := holdCamera(t, w)
+	conn := busConn(t, w.sys)
+	eventually(t, "the daemon lists the camera in use", func() bool {
+		var evs []secmondbus.Event
+		obj := conn.Object(secmondbus.BusName, secmondbus.ObjectPath)
+		if err := obj.Call(secmondbus.Interface+"."+secmondbus.MethodGetDevicesInUse, 0).Store(&evs); err != nil {
+			t.Fatal(err)
+		}
+		return len(evs) == 1 && evs[0].Path == w.camera && evs[0].Details["pid"] == pid
+	})
+
+	n := w.startNotifier("")
+	following(n)
+	who := "cam-opener (pid " + pid + ") opened " + w.camera
+	first := w.mock.waitCall("camera in use, at start", func(c notifyCall) bool {
+		return c.Summary == "Camera in use" && strings.Contains(c.Body, who)
+	})
+	if slices.Contains(first.Actions, "mute") {
+		t.Errorf("a camera in use offers Mute: %q", first.Actions)
+	}
+
+	w.mock.stop()
+	w.mock = startMock(t, w.session)
+	w.mock.waitCall("camera in use, on the new server", func(c notifyCall) bool {
+		return c.Summary == "Camera in use" && strings.Contains(c.Body, who)
+	})
+
+	release()
+	got := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera released" })
+	if !strings.Contains(got.Body, "cam-opener (pid "+pid+")") || got.ReplacesID == 0 {
+		t.Errorf("release %q (replaces %d): want the program named, in place of the notice", got.Body, got.ReplacesID)
+	}
+	var evs []secmondbus.Event
+	if err := conn.Object(secmondbus.BusName, secmondbus.ObjectPath).Call(secmondbus.Interface+"."+secmondbus.MethodGetDevicesInUse, 0).Store(&evs); err != nil || len(evs) != 0 {
+		t.Errorf("after the release the daemon lists %v (%v), want nothing in use", evs, err)
 	}
 }

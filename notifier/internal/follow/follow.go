@@ -39,7 +39,14 @@ type Item struct {
 	// fetched back.
 	Coalesced *secmondbus.Coalesced
 	Status    *Status
+	// InUse is the daemon's list of the cameras and microphones in use
+	// (GetDevicesInUse: the events that opened each), sent after each
+	// replay, before the Status that says the daemon is followed.
+	InUse *InUse
 }
+
+// InUse lists the opening events of the devices in use now.
+type InUse struct{ Events []secmondbus.Event }
 
 // Status says whether the daemon is being followed.
 type Status struct {
@@ -304,6 +311,9 @@ func (f *Follower) appeared(ctx context.Context, conn *dbus.Conn, owner string, 
 	if err != nil && !denied {
 		return err
 	}
+	if !denied {
+		f.devicesInUse(ctx, obj, out)
+	}
 	f.log.Info("following secmon-daemon", "owner", owner, "replayed", replayed, "last_seq", f.lastSeq, "denied", denied)
 	up := true
 	f.up = &up
@@ -384,6 +394,19 @@ func (f *Follower) unfold(ctx context.Context, conn *dbus.Conn, c secmondbus.Coa
 	f.foldedTo = c.LastSeq
 	f.lastSeq = max(f.lastSeq, c.LastSeq)
 	return nil
+}
+
+// devicesInUse hands on the daemon's list of devices in use; a daemon too
+// old to have GetDevicesInUse is skipped.
+func (f *Follower) devicesInUse(ctx context.Context, obj dbus.BusObject, out chan<- Item) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.CallTimeout)
+	defer cancel()
+	var evs []secmondbus.Event
+	if err := obj.CallWithContext(ctx, secmondbus.Interface+"."+secmondbus.MethodGetDevicesInUse, 0).Store(&evs); err != nil {
+		f.log.Warn("cannot ask which devices are in use", "err", err)
+		return
+	}
+	send(ctx, out, Item{InUse: &InUse{Events: evs}})
 }
 
 func (f *Follower) getEventsAfter(ctx context.Context, obj dbus.BusObject, after uint64) ([]secmondbus.Event, uint64, error) {

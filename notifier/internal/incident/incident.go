@@ -14,6 +14,7 @@
 package incident
 
 import (
+	"cmp"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -178,6 +179,19 @@ func (t *Tracker) End(id uint64) {
 // Len is the number of incidents held.
 func (t *Tracker) Len() int { return len(t.incidents) }
 
+// Devices returns the cameras and microphones in use, as far as the
+// tracker knows: its device incidents not released.
+func (t *Tracker) Devices() []*Incident {
+	var out []*Incident
+	for _, inc := range t.incidents {
+		if inc.Class == Device && !inc.Released {
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Incident) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
 func (t *Tracker) markShown(inc *Incident, now time.Time) {
 	if inc.shown.IsZero() {
 		inc.interval = FirstInterval
@@ -290,8 +304,10 @@ func Watch(e secmondbus.Event) string {
 // remote address for SSH and scans, the device IDs for USB.
 func Source(e secmondbus.Event) string {
 	d := e.Details
+	// A program is named by its executable's path where the daemon knew
+	// it: comm and the app id are whatever the program chose.
 	program := func() string {
-		for _, k := range []string{secmondbus.DetailApp, secmondbus.DetailComm} {
+		for _, k := range []string{secmondbus.DetailExe, secmondbus.DetailApp, secmondbus.DetailComm} {
 			if d[k] != "" {
 				return "program:" + d[k]
 			}

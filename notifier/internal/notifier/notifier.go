@@ -16,10 +16,12 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/config"
 	"github.com/pantheros/secmon/notifier/internal/desktop"
 	"github.com/pantheros/secmon/notifier/internal/details"
@@ -323,6 +325,59 @@ func (a *app) item(it follow.Item) {
 		a.show("coalesced-"+strconv.FormatUint(c.FirstSeq, 10), a.style.Coalesced(c.Count, c.ByType, now), nil)
 	case it.Status != nil:
 		a.status(*it.Status, now)
+	case it.InUse != nil:
+		a.inUse(it.InUse.Events, now)
+	}
+}
+
+// inUse rebuilds the "in use" notices from the daemon's list, on every
+// (re)connection: a device the daemon says is in use gets its notice even
+// if its opening was never seen (the notifier started, or the bus came
+// back, while it was in use); a device the notifier thought in use that the
+// daemon does not list was released meanwhile.
+func (a *app) inUse(opened []secmondbus.Event, now time.Time) {
+	listed := map[string]bool{}
+	for _, e := range opened {
+		listed[e.Path] = true
+	}
+	for _, inc := range a.tracker.Devices() {
+		if listed[inc.Last.Path] {
+			continue
+		}
+		release := "CameraReleased"
+		if strings.HasPrefix(inc.Last.Type, "Microphone") {
+			release = "MicrophoneReleased"
+		}
+		a.log.Info("a device was released while not followed", "path", inc.Last.Path)
+		for _, shown := range a.tracker.Add(secmondbus.Event{Type: release, Severity: "Medium", Path: inc.Last.Path,
+			TimestampUsec: now.UnixMicro(), Details: map[string]string{"how": "released while the notifier did not follow"}}, now) {
+			a.showIncident(shown)
+		}
+	}
+	known := map[string]bool{}
+	for _, inc := range a.tracker.Devices() {
+		for _, o := range inc.Openers {
+			known[inc.Last.Path+"|"+o] = true
+		}
+	}
+	for _, e := range opened {
+		if known[e.Path+"|"+incident.Opener(e)] {
+			continue
+		}
+		// Never hidden by a mute: the filter is not asked.
+		for _, inc := range a.tracker.Add(e, now) {
+			a.showIncident(inc)
+		}
+	}
+}
+
+// reshow shows again the notices that stay while a device is in use, after
+// the notification server restarted (a DankMaterialShell reload): its ids
+// mean nothing any more, and a resident notice is not shown again by
+// itself.
+func (a *app) reshow() {
+	for _, inc := range a.tracker.Devices() {
+		a.showIncident(inc)
 	}
 }
 
@@ -371,8 +426,10 @@ func (a *app) showIncident(inc *incident.Incident) {
 	key := "incident-" + strconv.FormatUint(inc.ID, 10)
 	note := a.style.Incident(inc)
 	actions := []desktop.Action{{Key: "default", Label: present.LabelDetails}}
-	if inc.Severity < severity.Critical {
-		// Critical is never muted, as quiet hours never hold it back.
+	if inc.Severity < severity.Critical && inc.Class != incident.Device {
+		// Critical is never muted, as quiet hours never hold it back;
+		// nor is a camera or microphone in use: a mute must never hide
+		// a live device.
 		actions = append(actions, desktop.Action{Key: "mute", Label: present.MuteLabel(MuteFor)})
 	}
 	a.show(key, note, actions)
@@ -398,6 +455,10 @@ func (a *app) remember(s *shown) {
 }
 
 func (a *app) desktopEvent(ev desktop.Event) {
+	if ev.ServerUp {
+		a.reshow()
+		return
+	}
 	s := a.shown[ev.Key]
 	if s == nil || ev.Action == "" {
 		return

@@ -9,11 +9,13 @@
 package dbussink
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -52,7 +54,8 @@ type Sink struct {
 
 	mu       sync.Mutex
 	conn     *dbus.Conn
-	monitors map[string][2]string // name → state, reason
+	monitors map[string][2]string     // name → state, reason
+	inUse    map[string][]event.Event // device path → its opening events
 }
 
 // New returns a sink for h; call Start, then Run.
@@ -216,6 +219,7 @@ func Encode(e event.Event) secmondbus.Event {
 // track keeps the Monitors property from MonitorStatus events and tells
 // the bus when it changes.
 func (s *Sink) track(conn *dbus.Conn, e event.Event) {
+	s.trackDevice(e)
 	if e.Type != event.MonitorStatus || e.Metadata["monitor"] == "" {
 		return
 	}
@@ -225,6 +229,58 @@ func (s *Sink) track(conn *dbus.Conn, e event.Event) {
 	s.mu.Unlock()
 	conn.Emit(secmondbus.ObjectPath, "org.freedesktop.DBus.Properties.PropertiesChanged",
 		secmondbus.Interface, map[string]dbus.Variant{"Monitors": dbus.MakeVariant(v)}, []string{})
+}
+
+// Bounds of the devices-in-use state: device paths, openers of one.
+const (
+	maxDevices = 64
+	maxOpeners = 32
+)
+
+// trackDevice keeps the cameras and microphones in use, for
+// GetDevicesInUse: an Access event adds its opener, the Released event
+// (sent when the last opener let go, or the device went away) ends the
+// device's use, and a camera or microphone monitor that stops forgets its
+// devices.
+func (s *Sink) trackDevice(e event.Event) {
+	switch e.Type {
+	case event.CameraAccess, event.CameraReleased, event.MicrophoneAccess, event.MicrophoneReleased:
+	case event.MonitorStatus:
+		if m := e.Metadata["monitor"]; (m == "camera" || m == "microphone") && e.Metadata["state"] != "running" && e.Metadata["state"] != "degraded" {
+			s.mu.Lock()
+			for p, evs := range s.inUse {
+				if deviceKind(evs[0].Type) == m {
+					delete(s.inUse, p)
+				}
+			}
+			s.mu.Unlock()
+		}
+		return
+	default:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse == nil {
+		s.inUse = map[string][]event.Event{}
+	}
+	switch e.Type {
+	case event.CameraReleased, event.MicrophoneReleased:
+		delete(s.inUse, e.Path)
+	default:
+		evs := s.inUse[e.Path]
+		if evs == nil && len(s.inUse) >= maxDevices || len(evs) >= maxOpeners {
+			return
+		}
+		s.inUse[e.Path] = append(evs, e)
+	}
+}
+
+func deviceKind(t event.Type) string {
+	if t == event.CameraAccess || t == event.CameraReleased {
+		return "camera"
+	}
+	return "microphone"
 }
 
 type monitorState struct{ Name, State, Reason string }
@@ -292,6 +348,23 @@ func (m methods) GetEventsAfter(after uint64, max uint32) ([]secmondbus.Event, u
 		out = append(out, enc)
 	}
 	return out, last, nil
+}
+
+// GetDevicesInUse lists the opening events of the cameras and microphones
+// in use now, oldest first.
+func (m methods) GetDevicesInUse() ([]secmondbus.Event, *dbus.Error) {
+	m.s.mu.Lock()
+	var evs []event.Event
+	for _, opened := range m.s.inUse {
+		evs = append(evs, opened...)
+	}
+	m.s.mu.Unlock()
+	slices.SortFunc(evs, func(a, b event.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	out := make([]secmondbus.Event, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, Encode(e))
+	}
+	return out, nil
 }
 
 // textSize is roughly what e takes in a message.
