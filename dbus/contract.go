@@ -27,7 +27,7 @@ const (
 	// MethodGetDevicesInUse lists the opening events of the cameras and
 	// microphones in use now.
 	MethodGetDevicesInUse = "GetDevicesInUse"
-	SignalCoalesced      = "EventsCoalesced"
+	SignalCoalesced       = "EventsCoalesced"
 	// SignalCoalescedMember is the summary signal's full name.
 	SignalCoalescedMember = Interface + "." + SignalCoalesced
 	// SignalRate and SignalBurst bound Low and Medium Event signals: above
