@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pantheros/secmon/service/internal/atomicfile"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -62,7 +63,7 @@ func Load(dir string) ([]event.Event, error) {
 	return evs, errors.Join(bad...)
 }
 
-// Save writes evs to dir atomically (a temporary file, fsync, rename),
+// Save writes evs to dir atomically (a crash leaves the old file or the new one),
 // readable by the daemon's user only: events name programs and addresses.
 func Save(dir string, evs []event.Event) error {
 	var b bytes.Buffer
@@ -74,25 +75,7 @@ func Save(dir string, evs []event.Event) error {
 		}
 		b.Write(line)
 	}
-	tmp, err := os.CreateTemp(dir, File+".*")
-	if err != nil {
-		return fmt.Errorf("cannot keep the events for replay: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(b.Bytes())
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, File))
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, File), b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("cannot keep the events for replay: %w", err)
 	}
 	return nil

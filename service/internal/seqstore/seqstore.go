@@ -1,6 +1,6 @@
 // Package seqstore keeps the promise that event sequence numbers resume above
 // the last one after a restart: the hub reserves numbers in blocks, and each
-// reservation's ceiling is written here durably (write, fsync, rename) before
+// reservation's ceiling is written here durably (atomicfile: a crash leaves the old ceiling or the new one) before
 // any number above the previous ceiling is used.
 package seqstore
 
@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/pantheros/secmon/service/internal/atomicfile"
 )
 
 // FileName is the file kept in the state directory.
@@ -44,23 +45,7 @@ func Open(dir string) (*File, uint64, error) {
 
 // Reserve records ceiling.
 func (f *File) Reserve(ceiling uint64) error {
-	tmp := f.path + ".tmp"
-	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o640)
-	if err != nil {
-		return fmt.Errorf("cannot write sequence reservation: %w", err)
-	}
-	_, err = w.WriteString(strconv.FormatUint(ceiling, 10) + "\n")
-	if err == nil {
-		err = w.Sync()
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, f.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(f.path, []byte(strconv.FormatUint(ceiling, 10)+"\n"), 0o640); err != nil {
 		return fmt.Errorf("cannot write sequence reservation: %w", err)
 	}
 	return nil

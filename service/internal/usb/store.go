@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pantheros/secmon/service/internal/atomicfile"
 )
 
 // StoreName is the seen-device file in the state directory.
@@ -112,31 +114,8 @@ func (s *store) save() error {
 		}
 		buf = append(append(buf, b...), '\n')
 	}
-	// CreateTemp: a unique name, mode 0600, so two writers never share
-	// a temporary file.
-	f, err := os.CreateTemp(filepath.Dir(s.path), "."+StoreName+".*")
-	if err != nil {
+	if err := atomicfile.WriteFile(s.path, buf, 0o600); err != nil {
 		return fmt.Errorf("cannot save the seen USB devices: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(buf)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot save the seen USB devices to %s: %w", s.path, err)
-	}
-	// The rename is durable once the directory is.
-	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	s.dirty = false
 	return nil
