@@ -433,25 +433,23 @@ func (w *Watcher) holders(node string) []int {
 	if err := unix.Stat(node, &want); err != nil {
 		return nil
 	}
-	ents, err := os.ReadDir(w.proc)
+	pids, err := procinfo.PIDs(w.proc)
 	if err != nil {
 		return nil
 	}
 	var out []int
 	self := os.Getpid()
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+	for _, pid := range pids {
+		if pid == self {
 			continue
 		}
-		fdDir := filepath.Join(w.proc, e.Name(), "fd")
-		fds, err := os.ReadDir(fdDir)
+		fds, err := procinfo.FDs(w.proc, pid)
 		if err != nil {
 			continue // gone, or another user's without CAP_SYS_PTRACE
 		}
 		for _, fd := range fds {
 			var st unix.Stat_t
-			if unix.Stat(filepath.Join(fdDir, fd.Name()), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino && st.Rdev == want.Rdev {
+			if unix.Stat(fd, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino && st.Rdev == want.Rdev {
 				out = append(out, pid)
 				break
 			}

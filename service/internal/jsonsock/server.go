@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/hub"
+	"github.com/pantheros/secmon/service/internal/procinfo"
 )
 
 // Request is a line a client may send, at any time; each one replaces the
@@ -201,20 +202,8 @@ func (s *Server) allowed(cred *unix.Ucred) error {
 }
 
 func (s *Server) inGroup(pid, gid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("%s/%d/status", s.procRoot, pid))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
-			for _, g := range strings.Fields(rest) {
-				if g == strconv.Itoa(gid) {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	st, err := procinfo.ReadStatus(s.procRoot, pid)
+	return err == nil && slices.Contains(st.IDs("Groups"), uint32(gid))
 }
 
 type control struct {

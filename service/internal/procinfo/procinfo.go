@@ -10,7 +10,6 @@
 package procinfo
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"os/user"
@@ -48,34 +47,16 @@ func (r *Reader) Lookup(pid int) *event.Process {
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		p.Exe = exe
 	}
-	if uid, ok := realUID(filepath.Join(dir, "status")); ok {
-		p.UID = uid
-		p.User = r.userName(uid)
+	if st, err := ReadStatus(r.proc, pid); err == nil {
+		if ids := st.IDs("Uid"); ids != nil {
+			p.UID = int64(ids[0])
+			p.User = r.userName(p.UID)
+		}
 	}
 	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
 		p.Unit, p.App = Cgroup(cg)
 	}
 	return p
-}
-
-func realUID(status string) (int64, bool) {
-	f, err := os.Open(status)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "Uid:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) == 0 {
-				return 0, false
-			}
-			uid, err := strconv.ParseInt(fields[0], 10, 64)
-			return uid, err == nil
-		}
-	}
-	return 0, false
 }
 
 func (r *Reader) userName(uid int64) string {

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pantheros/secmon/service/internal/procinfo"
 )
 
 // Brokers are the programs that open media devices for others. A name is
@@ -214,13 +216,9 @@ func (r *Reader) Clients(ctx context.Context, brokerPID int, uid int64, device s
 		return nil, errors.New("cannot read the PipeWire graph: the broker's user is unknown")
 	}
 	gid := uint32(uid)
-	if b, err := os.ReadFile(filepath.Join(r.proc(), strconv.Itoa(brokerPID), "status")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Gid:" {
-				if g, err := strconv.ParseUint(f[1], 10, 32); err == nil {
-					gid = uint32(g)
-				}
-			}
+	if st, err := procinfo.ReadStatus(r.proc(), brokerPID); err == nil {
+		if ids := st.IDs("Gid"); ids != nil {
+			gid = ids[0]
 		}
 	}
 	dump, err := r.Dump(ctx, brokerPID, uint32(uid), gid)

@@ -15,14 +15,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/procinfo"
 )
 
 // Socket is one socket found.
@@ -243,26 +243,17 @@ func Owners(proc string, inodes map[uint64]bool) map[uint64]int {
 	if len(inodes) == 0 {
 		return out
 	}
-	ents, err := os.ReadDir(proc)
+	pids, err := procinfo.PIDs(proc)
 	if err != nil {
 		return out
 	}
-	pids := make([]int, 0, len(ents))
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	// ReadDir sorts by name; sort numerically so the lowest pid wins.
-	slices.Sort(pids)
 	for _, pid := range pids {
-		fdDir := filepath.Join(proc, strconv.Itoa(pid), "fd")
-		fds, err := os.ReadDir(fdDir)
+		fds, err := procinfo.FDs(proc, pid)
 		if err != nil {
 			continue
 		}
 		for _, fd := range fds {
-			link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			link, err := os.Readlink(fd)
 			if err != nil {
 				continue
 			}
