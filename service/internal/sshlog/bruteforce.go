@@ -1,8 +1,9 @@
 package sshlog
 
 import (
-	"container/list"
 	"time"
+
+	"github.com/pantheros/secmon/service/internal/lru"
 )
 
 // Defaults in the spirit of fail2ban's sshd jail (maxretry 5, findtime 10m).
@@ -53,8 +54,7 @@ type BruteForce struct {
 // Not safe for concurrent use.
 type Detector struct {
 	cfg       DetectorConfig
-	addrs     map[string]*list.Element // of *tracked
-	lru       *list.List               // front: most recently active
+	addrs     *lru.Cache[string, *tracked] // the least recently active goes first
 	evictions uint64
 }
 
@@ -83,7 +83,7 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	if cfg.MaxAddresses <= 0 {
 		cfg.MaxAddresses = DefaultMaxAddresses
 	}
-	return &Detector{cfg: cfg, addrs: map[string]*list.Element{}, lru: list.New()}
+	return &Detector{cfg: cfg, addrs: lru.New[string, *tracked](cfg.MaxAddresses)}
 }
 
 // Config is the configuration in use, defaults applied.
@@ -95,7 +95,7 @@ func (d *Detector) Config() DetectorConfig { return d.cfg }
 func (d *Detector) Evictions() uint64 { return d.evictions }
 
 // Tracked is the number of addresses held.
-func (d *Detector) Tracked() int { return len(d.addrs) }
+func (d *Detector) Tracked() int { return d.addrs.Len() }
 
 // Observe takes one parsed message logged at time at. It returns an alert
 // when the message's address reaches Threshold counted failures within
@@ -105,20 +105,13 @@ func (d *Detector) Observe(at time.Time, e Entry) (BruteForce, bool) {
 		return BruteForce{}, false
 	}
 	d.expire(at)
-	el, ok := d.addrs[e.RemoteIP]
+	tr, ok := d.addrs.Get(e.RemoteIP)
 	if !ok {
-		if len(d.addrs) >= d.cfg.MaxAddresses {
-			oldest := d.lru.Back()
-			delete(d.addrs, oldest.Value.(*tracked).ip)
-			d.lru.Remove(oldest)
+		tr = &tracked{ip: e.RemoteIP, at: make([]time.Time, d.cfg.Threshold), users: make([]string, d.cfg.Threshold)}
+		if _, _, evicted := d.addrs.Add(e.RemoteIP, tr); evicted {
 			d.evictions++
 		}
-		el = d.lru.PushFront(&tracked{ip: e.RemoteIP, at: make([]time.Time, d.cfg.Threshold), users: make([]string, d.cfg.Threshold)})
-		d.addrs[e.RemoteIP] = el
-	} else {
-		d.lru.MoveToFront(el)
 	}
-	tr := el.Value.(*tracked)
 	if at.Before(tr.last) {
 		at = tr.last // journal files interleave; time must not go back
 	}
@@ -160,12 +153,11 @@ func (d *Detector) Observe(at time.Time, e Entry) (BruteForce, bool) {
 // expire forgets addresses whose last failure (and so their alert, which
 // is never later) is a window old: nothing they did still counts.
 func (d *Detector) expire(now time.Time) {
-	for el := d.lru.Back(); el != nil; el = d.lru.Back() {
-		tr := el.Value.(*tracked)
-		if now.Sub(tr.last) < d.cfg.Window {
+	for {
+		_, tr, ok := d.addrs.Oldest()
+		if !ok || now.Sub(tr.last) < d.cfg.Window {
 			return
 		}
-		delete(d.addrs, tr.ip)
-		d.lru.Remove(el)
+		d.addrs.RemoveOldest()
 	}
 }

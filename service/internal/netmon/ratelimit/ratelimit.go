@@ -10,8 +10,9 @@
 package ratelimit
 
 import (
-	"container/list"
 	"time"
+
+	"github.com/pantheros/secmon/service/internal/lru"
 )
 
 // Summary is one key's window that had repeats.
@@ -27,10 +28,10 @@ type Summary[K comparable, V any] struct {
 
 // Limiter counts per key.
 type Limiter[K comparable, V any] struct {
-	window  time.Duration
-	max     int
-	keys    map[K]*list.Element
-	fifo    *list.List // of *entry; all windows are as long, so oldest first is soonest due
+	window time.Duration
+	// keys is in insertion order (only Peek is used): all windows are as
+	// long, so the oldest is the soonest due.
+	keys    *lru.Cache[K, *entry[K, V]]
 	pending []Summary[K, V]
 	counted int // entries with Suppressed > 0
 }
@@ -46,7 +47,7 @@ func New[K comparable, V any](window time.Duration, max int) *Limiter[K, V] {
 	if max < 1 {
 		max = 1
 	}
-	return &Limiter[K, V]{window: window, max: max, keys: map[K]*list.Element{}, fifo: list.New()}
+	return &Limiter[K, V]{window: window, keys: lru.New[K, *entry[K, V]](max)}
 }
 
 // Allow says whether this occurrence is to be reported. If not, it is
@@ -56,8 +57,7 @@ func (l *Limiter[K, V]) Allow(key K, v V, now time.Time) bool {
 		return true
 	}
 	l.expire(now)
-	if el, ok := l.keys[key]; ok {
-		e := el.Value.(*entry[K, V])
+	if e, ok := l.keys.Peek(key); ok {
 		if e.Suppressed == 0 {
 			l.counted++
 		}
@@ -65,10 +65,9 @@ func (l *Limiter[K, V]) Allow(key K, v V, now time.Time) bool {
 		e.Last = v
 		return false
 	}
-	if l.fifo.Len() >= l.max {
-		l.end(l.fifo.Front())
+	if _, old, evicted := l.keys.Add(key, &entry[K, V]{Summary: Summary[K, V]{Key: key, Last: v, Since: now}, until: now.Add(l.window)}); evicted {
+		l.end(old)
 	}
-	l.keys[key] = l.fifo.PushBack(&entry[K, V]{Summary: Summary[K, V]{Key: key, Last: v, Since: now}, until: now.Add(l.window)})
 	return true
 }
 
@@ -90,8 +89,8 @@ func (l *Limiter[K, V]) Next() (at time.Time, ok bool) {
 	if l.counted == 0 {
 		return time.Time{}, false
 	}
-	for el := l.fifo.Front(); el != nil; el = el.Next() {
-		if e := el.Value.(*entry[K, V]); e.Suppressed > 0 {
+	for _, e := range l.keys.All() {
+		if e.Suppressed > 0 {
 			return e.until, true
 		}
 	}
@@ -99,21 +98,21 @@ func (l *Limiter[K, V]) Next() (at time.Time, ok bool) {
 }
 
 // Len is how many keys are followed.
-func (l *Limiter[K, V]) Len() int { return l.fifo.Len() }
+func (l *Limiter[K, V]) Len() int { return l.keys.Len() }
 
 func (l *Limiter[K, V]) expire(now time.Time) {
-	for el := l.fifo.Front(); el != nil; el = l.fifo.Front() {
-		if el.Value.(*entry[K, V]).until.After(now) {
+	for {
+		_, e, ok := l.keys.Oldest()
+		if !ok || e.until.After(now) {
 			return
 		}
-		l.end(el)
+		l.keys.RemoveOldest()
+		l.end(e)
 	}
 }
 
-func (l *Limiter[K, V]) end(el *list.Element) {
-	e := el.Value.(*entry[K, V])
-	l.fifo.Remove(el)
-	delete(l.keys, e.Key)
+// end hands back the summary of a key already removed.
+func (l *Limiter[K, V]) end(e *entry[K, V]) {
 	if e.Suppressed > 0 {
 		l.counted--
 		l.pending = append(l.pending, e.Summary)

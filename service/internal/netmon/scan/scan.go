@@ -8,12 +8,13 @@
 package scan
 
 import (
-	"container/list"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pantheros/secmon/service/internal/lru"
 )
 
 // Port is a local port of one protocol ("tcp", "udp").
@@ -55,12 +56,10 @@ func (s Scan) PortList() string {
 // Detector follows remote addresses.
 type Detector struct {
 	cfg   Config
-	addrs map[netip.Addr]*list.Element
-	lru   *list.List // of *remote; front: most recently touched
+	addrs *lru.Cache[netip.Addr, *remote] // the least recently touched goes first
 }
 
 type remote struct {
-	addr netip.Addr
 	// ports maps each port touched to its latest touch; it holds fewer than
 	// Threshold entries, because reaching Threshold reports and clears it.
 	ports map[Port]time.Time
@@ -74,30 +73,22 @@ func New(cfg Config) *Detector {
 	if cfg.Threshold < 2 || cfg.Window <= 0 || cfg.MaxAddrs < 1 {
 		panic(fmt.Sprintf("scan: bad config %+v", cfg))
 	}
-	return &Detector{cfg: cfg, addrs: map[netip.Addr]*list.Element{}, lru: list.New()}
+	return &Detector{cfg: cfg, addrs: lru.New[netip.Addr, *remote](cfg.MaxAddrs)}
 }
 
 // Tracked is how many addresses are followed now.
-func (d *Detector) Tracked() int { return d.lru.Len() }
+func (d *Detector) Tracked() int { return d.addrs.Len() }
 
 // Touch records that addr touched port at now. It returns a Scan the moment
 // the address reaches the threshold within the window; then it stays quiet
 // for that address for one window.
 func (d *Detector) Touch(addr netip.Addr, port Port, now time.Time) (Scan, bool) {
 	addr = addr.Unmap()
-	el, ok := d.addrs[addr]
+	r, ok := d.addrs.Get(addr)
 	if !ok {
-		if d.lru.Len() >= d.cfg.MaxAddrs {
-			old := d.lru.Back()
-			delete(d.addrs, old.Value.(*remote).addr)
-			d.lru.Remove(old)
-		}
-		el = d.lru.PushFront(&remote{addr: addr, ports: map[Port]time.Time{}})
-		d.addrs[addr] = el
-	} else {
-		d.lru.MoveToFront(el)
+		r = &remote{ports: map[Port]time.Time{}}
+		d.addrs.Add(addr, r)
 	}
-	r := el.Value.(*remote)
 	if now.Before(r.quietUntil) {
 		return Scan{}, false
 	}
