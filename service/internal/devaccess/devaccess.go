@@ -35,11 +35,11 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/inotify"
 	"github.com/pantheros/secmon/service/internal/procinfo"
 	"github.com/pantheros/secmon/service/internal/pwgraph"
 )
@@ -165,16 +165,12 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	w.log.Debug("watching", "devices", len(w.devices), "fanotify", w.fan != nil)
 	readyOnce()
 
-	type inoEvent struct {
-		wd   int32
-		mask uint32
-		name string
-	}
-	inoCh := make(chan []inoEvent, 16)
+	inoCh := make(chan []inotify.Event, 16)
+	inoErr := errors.New("the stream ended") // set before inoCh is closed
 	readers.Add(1)
 	go func() {
 		defer readers.Done()
-		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+		buf := make([]byte, inotify.ReadSize)
 		for {
 			n, err := f.Read(buf)
 			if err != nil {
@@ -184,16 +180,11 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 				close(inoCh)
 				return
 			}
-			var evs []inoEvent
-			for off := 0; off+unix.SizeofInotifyEvent <= n; {
-				raw := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-				name := ""
-				if raw.Len > 0 {
-					nb := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(raw.Len)]
-					name = strings.TrimRight(string(nb), "\x00")
-				}
-				off += unix.SizeofInotifyEvent + int(raw.Len)
-				evs = append(evs, inoEvent{raw.Wd, raw.Mask, name})
+			evs, err := inotify.Parse(buf[:n])
+			if err != nil {
+				inoErr = err // the kernel writes whole records: not recoverable
+				close(inoCh)
+				return
 			}
 			select {
 			case inoCh <- evs:
@@ -208,10 +199,10 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 			return nil
 		case evs, ok := <-inoCh:
 			if !ok {
-				return errors.New("cannot read inotify events: the stream ended")
+				return fmt.Errorf("cannot read inotify events: %w", inoErr)
 			}
 			for _, e := range evs {
-				w.handle(e.wd, e.mask, e.name, emit)
+				w.handle(e.WD, e.Mask, e.Name, emit)
 			}
 		case ev := <-fanCh:
 			w.fanHandle(ev, emit)

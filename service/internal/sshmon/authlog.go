@@ -8,14 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/inotify"
 	"github.com/pantheros/secmon/service/internal/sshlog"
 )
 
@@ -60,7 +59,7 @@ func (w *Watcher) followFile(ctx context.Context, ready func()) error {
 
 	stop := context.AfterFunc(ctx, func() { in.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	buf := make([]byte, inotify.ReadSize)
 	for {
 		n, err := in.Read(buf)
 		if ctx.Err() != nil {
@@ -72,28 +71,26 @@ func (w *Watcher) followFile(ctx context.Context, ready func()) error {
 		if err != nil {
 			return fmt.Errorf("cannot read inotify events: %w", err)
 		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			name := ""
-			if ev.Len > 0 {
-				name = strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
-			}
-			off += unix.SizeofInotifyEvent + int(ev.Len)
+		evs, err := inotify.Parse(buf[:n])
+		if err != nil {
+			return fmt.Errorf("cannot read inotify events: %w", err)
+		}
+		for _, ev := range evs {
 			switch {
 			case ev.Mask&unix.IN_Q_OVERFLOW != 0:
 				w.log.Warn("inotify queue overflowed; checking the auth log again", "file", w.authLog)
 				t.resync()
-			case int(ev.Wd) == dirWD && ev.Mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
+			case int(ev.WD) == dirWD && ev.Mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0:
 				return fmt.Errorf("cannot follow %s: its directory went away", w.authLog)
-			case int(ev.Wd) == dirWD && name == base:
+			case int(ev.WD) == dirWD && ev.Name == base:
 				if ev.Mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
 					t.replaced()
 				} else {
 					t.gone()
 				}
-			case t.cur != nil && ev.Wd == t.cur.wd:
+			case t.cur != nil && ev.WD == t.cur.wd:
 				t.drain(t.cur)
-			case t.old != nil && ev.Wd == t.old.wd:
+			case t.old != nil && ev.WD == t.old.wd:
 				t.drain(t.old)
 				if ev.Mask&unix.IN_ATTRIB != 0 && t.old.deleted() {
 					t.old.close(fd)
