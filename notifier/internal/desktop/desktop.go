@@ -29,6 +29,7 @@ import (
 	"github.com/esiqveland/notify"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/pantheros/secmon/dbus/sessionbus"
 	"github.com/pantheros/secmon/notifier/internal/present"
 )
 
@@ -56,7 +57,7 @@ type Event struct {
 
 // Options configure a Desktop.
 type Options struct {
-	// Connect opens the session bus; nil is ConnectSessionBus.
+	// Connect opens the session bus; nil is sessionbus.Connect.
 	Connect func(opts ...dbus.ConnOption) (*dbus.Conn, error)
 	// AppName is the app_name of every notification.
 	AppName string
@@ -96,7 +97,7 @@ type held struct {
 // New returns a Desktop; call Run.
 func New(o Options) *Desktop {
 	if o.Connect == nil {
-		o.Connect = ConnectSessionBus
+		o.Connect = sessionbus.Connect
 	}
 	if o.MaxPending == 0 {
 		o.MaxPending = 32
@@ -342,26 +343,6 @@ func (d *Desktop) fromServer(id uint32, action string, closed bool) {
 func (d *Desktop) forgetLocked() {
 	d.ids = map[string]uint32{}
 	d.keys = map[uint32]string{}
-}
-
-// ConnectSessionBus connects to the session bus the environment names
-// (DBUS_SESSION_BUS_ADDRESS, else /run/user/UID/bus) and never launches
-// one: godbus's own ConnectSessionBus would run dbus-launch, whose private
-// bus has no notification server and outlives the notifier.
-func ConnectSessionBus(opts ...dbus.ConnOption) (*dbus.Conn, error) {
-	conn, err := dbus.SessionBusPrivateNoAutoStartup(opts...)
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Auth(nil); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if err := conn.Hello(); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
 }
 
 // checked drops Notifications signals whose bodies notify would misread.

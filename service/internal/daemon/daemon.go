@@ -14,8 +14,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +22,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/godbus/dbus/v5"
 
+	"github.com/pantheros/secmon/dbus/sessionbus"
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/dbussink"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -388,7 +387,7 @@ func (d *daemon) startBus(ctx context.Context) error {
 		d.log.Info("D-Bus off by configuration")
 		return nil
 	case "session":
-		connect = connectSessionBus
+		connect = sessionbus.Connect
 	}
 	sink := dbussink.New(d.hub, dbussink.Options{Connect: connect, BusName: which, Version: version.Version, Logger: d.log,
 		Status: func(state, reason string) {
@@ -410,26 +409,6 @@ func (d *daemon) startBus(ctx context.Context) error {
 	}
 	d.goSink(ctx, "dbus", sub, sink.Run)
 	return nil
-}
-
-// connectSessionBus connects to the session bus the environment names, or
-// to $XDG_RUNTIME_DIR/bus (the user bus of systemd and dbus-broker). It
-// never autolaunches one as godbus's ConnectSessionBus does when
-// dbus-launch is installed: that bus would be private to secmon, outlive
-// it, and reach nobody.
-func connectSessionBus(opts ...dbus.ConnOption) (*dbus.Conn, error) {
-	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	if addr == "" {
-		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
-			if fi, err := os.Stat(filepath.Join(rt, "bus")); err == nil && fi.Mode().Type() == os.ModeSocket {
-				addr = "unix:path=" + filepath.Join(rt, "bus")
-			}
-		}
-	}
-	if addr == "" || strings.HasPrefix(addr, "autolaunch:") {
-		return nil, errors.New("cannot find the session bus: DBUS_SESSION_BUS_ADDRESS is unset and there is no $XDG_RUNTIME_DIR/bus")
-	}
-	return dbus.Connect(addr, opts...)
 }
 
 func (d *daemon) goSink(ctx context.Context, name string, sub *hub.Sub, run func(context.Context, *hub.Sub) error) {
