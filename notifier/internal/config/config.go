@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pantheros/secmon/notifier/internal/present"
@@ -102,29 +101,6 @@ func DefaultPath() string {
 		dir = filepath.Join(home, ".config")
 	}
 	return filepath.Join(dir, "secmon", "notifier.toml")
-}
-
-// Error is a configuration error with its place in the file.
-type Error struct {
-	File   string
-	Line   int
-	Column int
-	Key    string
-	Msg    string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
-	}
-	if e.Key != "" {
-		fmt.Fprintf(&b, ": key %s", e.Key)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
 }
 
 // Load reads path. A missing file gives the defaults unless mustExist.

@@ -2,8 +2,6 @@ package config
 
 import (
 	"bytes"
-	"errors"
-	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -44,24 +42,4 @@ func decode(file string, data []byte) (*raw, positionIndex, error) {
 		return nil, nil, &Error{File: file, Msg: err.Error()}
 	}
 	return &r, pos, nil
-}
-
-func decodeError(file string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for _, de := range strict.Errors {
-			line, col := de.Position()
-			errs = append(errs, &Error{File: file, Line: line, Column: col,
-				Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		line, col := de.Position()
-		return &Error{File: file, Line: line, Column: col, Key: strings.Join(de.Key(), "."),
-			Msg: strings.TrimPrefix(de.Error(), "toml: ")}
-	}
-	return &Error{File: file, Msg: err.Error()}
 }

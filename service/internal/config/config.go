@@ -189,29 +189,6 @@ func (l *LogLevel) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", b)
 }
 
-// Error is a configuration error at a place in a file.
-type Error struct {
-	File   string
-	Line   int
-	Column int
-	Key    string
-	Msg    string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
-	}
-	if e.Key != "" {
-		fmt.Fprintf(&b, ": key %s", e.Key)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
 // Env is what the defaults depend on; the zero value reads the process.
 type Env struct {
 	Home       string
@@ -373,26 +350,6 @@ func Parse(file string, data []byte, mode Mode, env Env) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
-}
-
-func decodeError(file string, err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var errs []error
-		for _, de := range strict.Errors {
-			line, col := de.Position()
-			errs = append(errs, &Error{File: file, Line: line, Column: col,
-				Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
-		}
-		return errors.Join(errs...)
-	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		line, col := de.Position()
-		return &Error{File: file, Line: line, Column: col, Key: strings.Join(de.Key(), "."),
-			Msg: strings.TrimPrefix(de.Error(), "toml: ")}
-	}
-	return &Error{File: file, Msg: err.Error()}
 }
 
 // check validates what the decoder cannot, expanding ~ in paths.

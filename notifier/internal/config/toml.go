@@ -1,11 +1,64 @@
+// This file is the same in service/internal/config and
+// notifier/internal/config (TestSharedTOMLCodeIsTheSame checks): the two
+// config packages word TOML errors alike, file:line:col: key K: why. It is
+// copied, not shared, because no package both halves may import fits it:
+// see ARCHITECTURE.md, "What is copied on purpose".
+
 package config
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
+
+// Error is a configuration error at its place in the file.
+type Error struct {
+	File   string
+	Line   int
+	Column int
+	Key    string
+	Msg    string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": key %s", e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// decodeError turns go-toml's errors into Errors, one per unknown key.
+func decodeError(file string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var errs []error
+		for _, de := range strict.Errors {
+			line, col := de.Position()
+			errs = append(errs, &Error{File: file, Line: line, Column: col,
+				Key: strings.Join(de.Key(), "."), Msg: "unknown key"})
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		return &Error{File: file, Line: line, Column: col, Key: strings.Join(de.Key(), "."),
+			Msg: strings.TrimPrefix(de.Error(), "toml: ")}
+	}
+	return &Error{File: file, Msg: err.Error()}
+}
 
 type position struct{ line, col int }
 
