@@ -18,6 +18,7 @@ import (
 
 	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 )
 
 const policy = "../../dbus/org.pantheros.Secmon.conf"
@@ -97,24 +98,6 @@ func needAll(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
 		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
 	}
-}
-
-// lockedBuffer collects a process's output safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // shortTempDir is a 0755 directory with a short path (socket paths must be
@@ -200,7 +183,7 @@ type proc struct {
 	t      *testing.T
 	name   string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testutil.LockedBuffer
 	notify *notifySocket
 	exited chan struct{}
 	err    error
@@ -210,7 +193,7 @@ type proc struct {
 // signal, with NOTIFY_SOCKET set, and stops it at cleanup.
 func start(t *testing.T, name string, argv []string, env []string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, out: &lockedBuffer{}, notify: newNotifySocket(t), exited: make(chan struct{})}
+	p := &proc{t: t, name: name, out: &testutil.LockedBuffer{}, notify: newNotifySocket(t), exited: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+p.notify.path, "GORACE=atexit_sleep_ms=0")
 	p.cmd.Env = append(p.cmd.Env, env...)
@@ -365,16 +348,4 @@ func eventsAfter(t *testing.T, conn *dbus.Conn, after uint64) []secmondbus.Event
 		t.Fatalf("GetEventsAfter: %v", err)
 	}
 	return evs
-}
-
-// eventually retries f until it returns true or the wait runs out.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, wait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

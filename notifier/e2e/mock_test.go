@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 )
 
 const (
@@ -25,14 +26,14 @@ const (
 type mock struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.LockedBuffer
 	done chan struct{}
 	conn *dbus.Conn
 }
 
 func startMock(t *testing.T, b *dbustest.Bus) *mock {
 	t.Helper()
-	m := &mock{t: t, out: &lockedBuffer{}, done: make(chan struct{}), conn: b.Conn(t)}
+	m := &mock{t: t, out: &testutil.LockedBuffer{}, done: make(chan struct{}), conn: b.Conn(t)}
 	m.cmd = exec.Command("/usr/bin/python3", "-m", "dbusmock", "--session", "-t", "notification_daemon")
 	m.cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+b.Address())
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
@@ -47,7 +48,7 @@ func startMock(t *testing.T, b *dbustest.Bus) *mock {
 			t.Logf("dbusmock output:\n%s", m.out.String())
 		}
 	})
-	eventually(t, "dbusmock owns "+notifName, func() bool {
+	testutil.WaitFor(t, wait, "dbusmock owns "+notifName, func() bool {
 		select {
 		case <-m.done:
 			t.Fatalf("dbusmock exited:\n%s", m.out.String())
@@ -153,7 +154,7 @@ func (m *mock) calls() []notifyCall {
 func (m *mock) waitCall(what string, match func(notifyCall) bool) notifyCall {
 	m.t.Helper()
 	var got notifyCall
-	eventually(m.t, "a Notify call: "+what, func() bool {
+	testutil.WaitFor(m.t, wait, "a Notify call: "+what, func() bool {
 		for _, c := range m.calls() {
 			if match(c) {
 				got = c

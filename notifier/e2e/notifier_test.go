@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	secmondbus "github.com/pantheros/secmon/dbus"
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/notifier/internal/notifier"
 	"github.com/pantheros/secmon/notifier/internal/present"
 )
@@ -181,7 +182,7 @@ func TestDetailsRunsTheCommand(t *testing.T) {
 	}
 	w.mock.emit("ActionInvoked", "ss", "not a number", "default") // wrong shape: dropped
 	w.mock.invoke(shown.ID, "default")
-	eventually(t, "Details ran touch "+marker+"-"+strconv.FormatUint(seq, 10), func() bool {
+	testutil.WaitFor(t, wait, "Details ran touch "+marker+"-"+strconv.FormatUint(seq, 10), func() bool {
 		_, err := os.Stat(marker + "-" + strconv.FormatUint(seq, 10))
 		return err == nil
 	})
@@ -223,7 +224,7 @@ func TestDaemonRestartLosesNothing(t *testing.T) {
 	missed := filepath.Join(w.tree, "while-cut-off")
 	os.WriteFile(missed, nil, 0o644)
 	conn := busConn(t, w.sys)
-	eventually(t, "the daemon has the change", func() bool {
+	testutil.WaitFor(t, wait, "the daemon has the change", func() bool {
 		for _, e := range eventsAfter(t, conn, 0) {
 			if e.Path == missed {
 				return true
@@ -299,7 +300,7 @@ func TestNotificationServerRestart(t *testing.T) {
 	os.WriteFile(one, nil, 0o644)
 	w.mock.waitCall("one", func(c notifyCall) bool { return strings.Contains(c.Body, one) })
 	w.mock.stop()
-	eventually(t, "the server's name is gone", func() bool {
+	testutil.WaitFor(t, wait, "the server's name is gone", func() bool {
 		var has bool
 		busConn(t, w.session).BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, notifName).Store(&has)
 		return !has
@@ -309,7 +310,7 @@ func TestNotificationServerRestart(t *testing.T) {
 	during := filepath.Join(w.tree, "during")
 	os.WriteFile(during, nil, 0o644)
 	conn := busConn(t, w.sys)
-	eventually(t, "the daemon has the change", func() bool {
+	testutil.WaitFor(t, wait, "the daemon has the change", func() bool {
 		for _, e := range eventsAfter(t, conn, 0) {
 			if e.Path == during {
 				return true
@@ -405,7 +406,7 @@ func TestRestartShowsWhatCameMeanwhile(t *testing.T) {
 		os.WriteFile(missed[len(missed)-1], nil, 0o644)
 	}
 	conn := busConn(t, w.sys)
-	eventually(t, "the daemon has the changes", func() bool {
+	testutil.WaitFor(t, wait, "the daemon has the changes", func() bool {
 		n := 0
 		for _, e := range eventsAfter(t, conn, 0) {
 			if slices.Contains(missed, e.Path) {
@@ -463,7 +464,7 @@ func TestCameraNoticeSurvivesRestarts(t *testing.T) {
 	w.startDaemon()
 	pid, release := holdCamera(t, w)
 	conn := busConn(t, w.sys)
-	eventually(t, "the daemon lists the camera in use", func() bool {
+	testutil.WaitFor(t, wait, "the daemon lists the camera in use", func() bool {
 		var evs []secmondbus.Event
 		obj := conn.Object(secmondbus.BusName, secmondbus.ObjectPath)
 		if err := obj.Call(secmondbus.Interface+"."+secmondbus.MethodGetDevicesInUse, 0).Store(&evs); err != nil {

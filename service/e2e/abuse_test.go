@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pantheros/secmon/dbus/testutil"
 )
 
 // rssKB reads a process's resident set size.
@@ -160,12 +162,8 @@ func TestOutOfFileDescriptorsKeepsTheDaemonUp(t *testing.T) {
 		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.cmd.Process.Pid))
 		return len(ents)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for fds() < 40 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the daemon holds %d descriptors with %d clients, want 40", fds(), len(crowd))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Until(15*time.Second, func() bool { return fds() >= 40 }) {
+		t.Fatalf("the daemon holds %d descriptors with %d clients, want 40", fds(), len(crowd))
 	}
 	during := filepath.Join(e.tree, "while-crowded")
 	if err := os.WriteFile(during, nil, 0o644); err != nil {

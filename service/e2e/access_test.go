@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 )
 
 func lookupIDs(t *testing.T) (nobody, nogroup, secmon int) {
@@ -73,11 +74,7 @@ func TestPeerCredentialsRefuseOthersOnAWideSocket(t *testing.T) {
 	}
 	// The daemon logs before it answers, but its stderr reaches the test
 	// through a pipe copied by another goroutine: wait for the line.
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(d.stderr.String(), "client refused") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(d.stderr.String(), "client refused") {
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "client refused") }) {
 		t.Errorf("the refusal is not in the daemon's log:\n%s", d.stderr.String())
 	}
 	// The group still works on the wide socket.

@@ -20,6 +20,7 @@ import (
 
 	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -148,7 +149,7 @@ func TestDBusWithBusctl(t *testing.T) {
 	}
 
 	mon := exec.Command("busctl", "--address="+bus.Address(), "monitor", secmondbus.BusName, "--json=short")
-	var out lockedBuffer
+	var out testutil.LockedBuffer
 	mon.Stdout = &out
 	if err := mon.Start(); err != nil {
 		t.Fatal(err)
@@ -156,13 +157,11 @@ func TestDBusWithBusctl(t *testing.T) {
 	t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
 	// busctl monitor is listening once it has seen a message: ping until it has.
 	f := filepath.Join(e.tree, "seen-by-busctl")
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), f) {
-		if time.Now().After(deadline) {
-			t.Fatalf("busctl monitor never showed the Event for %s:\n%s", f, out.String())
-		}
+	if !testutil.Until(15*time.Second, func() bool {
 		os.WriteFile(f, []byte(time.Now().String()), 0o644)
-		time.Sleep(50 * time.Millisecond)
+		return strings.Contains(out.String(), f)
+	}) {
+		t.Fatalf("busctl monitor never showed the Event for %s:\n%s", f, out.String())
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if !strings.Contains(line, f) {
@@ -226,16 +225,12 @@ func TestDBusRestartLosesNothingForReplay(t *testing.T) {
 	// The socket does not depend on the bus.
 	sock.until(pathIs(during[len(during)-1]))
 	conn := bus.Conn(t)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	if !testutil.Until(20*time.Second, func() bool {
 		var owned bool
-		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, secmondbus.BusName).Store(&owned); err == nil && owned {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon did not re-own %s after the bus restarted:\n%s", secmondbus.BusName, d.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, secmondbus.BusName).Store(&owned)
+		return err == nil && owned
+	}) {
+		t.Fatalf("daemon did not re-own %s after the bus restarted:\n%s", secmondbus.BusName, d.stderr.String())
 	}
 	var evs []secmondbus.Event
 	var newest uint64
@@ -316,7 +311,7 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 			}
 
 			mon := as("dbus-monitor", "--address", bus.Address(), "sender='"+secmondbus.BusName+"'")
-			var seen lockedBuffer
+			var seen testutil.LockedBuffer
 			mon.Stdout, mon.Stderr = &seen, &seen
 			if err := mon.Start(); err != nil {
 				t.Fatal(err)
@@ -326,13 +321,18 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 			// report its filesystem monitor, a PropertiesChanged everyone
 			// may receive.
 			changes := func() int { return strings.Count(seen.String(), "member=PropertiesChanged") }
-			deadline := time.Now().Add(15 * time.Second)
-			for changes() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("dbus-monitor saw no PropertiesChanged:\n%s", seen.String())
+			var hup time.Time
+			if !testutil.Until(15*time.Second, func() bool {
+				if changes() > 0 {
+					return true
 				}
-				d.cmd.Process.Signal(syscall.SIGHUP)
-				time.Sleep(100 * time.Millisecond)
+				if time.Since(hup) >= 100*time.Millisecond { // one reload at a time
+					d.cmd.Process.Signal(syscall.SIGHUP)
+					hup = time.Now()
+				}
+				return false
+			}) {
+				t.Fatalf("dbus-monitor saw no PropertiesChanged:\n%s", seen.String())
 			}
 			// Then an event, in the hub before the next reload's status: the
 			// sink emits in hub order, so once that PropertiesChanged is
@@ -344,11 +344,8 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 			s.until(pathIs(f))
 			before := changes()
 			d.cmd.Process.Signal(syscall.SIGHUP)
-			for changes() == before {
-				if time.Now().After(deadline) {
-					t.Fatalf("no PropertiesChanged after the event:\n%s", seen.String())
-				}
-				time.Sleep(10 * time.Millisecond)
+			if !testutil.Until(15*time.Second, func() bool { return changes() > before }) {
+				t.Fatalf("no PropertiesChanged after the event:\n%s", seen.String())
 			}
 			gotEvent := strings.Contains(seen.String(), "member=Event")
 			if gotEvent != tt.member {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -302,12 +303,8 @@ func TestUserModeWatchesHome(t *testing.T) {
 	if got := s.until(pathIs(bashrc)); got[len(got)-1].Severity != event.Medium {
 		t.Fatalf("~/.bashrc change has severity %v, want Medium", got[len(got)-1].Severity)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stdout.String(), "authorized_keys") {
-		if time.Now().After(deadline) {
-			t.Fatalf("--print did not show the event on stdout:\n%s", d.stdout.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Until(10*time.Second, func() bool { return strings.Contains(d.stdout.String(), "authorized_keys") }) {
+		t.Fatalf("--print did not show the event on stdout:\n%s", d.stdout.String())
 	}
 	fi, err := os.Stat(socket)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -330,16 +327,10 @@ args = ["{path}", %q]
 	hostile := filepath.Join(e.tree, "a b;touch PWNED;$(id)")
 	os.WriteFile(hostile, []byte("copied"), 0o644)
 	copied := filepath.Join(out, filepath.Base(hostile))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if b, err := os.ReadFile(copied); err == nil && string(b) == "copied" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("trigger did not copy %q", hostile)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 15*time.Second, fmt.Sprintf("the trigger copying %q", hostile), func() bool {
+		b, err := os.ReadFile(copied)
+		return err == nil && string(b) == "copied"
+	})
 	if _, err := os.Stat(filepath.Join(e.tree, "PWNED")); err == nil {
 		t.Fatal("event text reached a shell")
 	}
@@ -349,18 +340,13 @@ args = ["{path}", %q]
 // exists from bind(), connections succeed from listen().
 func connectRetry(t *testing.T, p string, d *daemonProc) *stream {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("unix", p)
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-			return &stream{t: t, conn: c, r: bufio.NewReaderSize(c, 1<<20)}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cannot connect to %s: %v; stderr:\n%s", p, err, d.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	var c net.Conn
+	var err error
+	if !testutil.Until(10*time.Second, func() bool { c, err = net.Dial("unix", p); return err == nil }) {
+		t.Fatalf("cannot connect to %s: %v; stderr:\n%s", p, err, d.stderr.String())
 	}
+	t.Cleanup(func() { c.Close() })
+	return &stream{t: t, conn: c, r: bufio.NewReaderSize(c, 1<<20)}
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }

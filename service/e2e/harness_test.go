@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -53,24 +53,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// lockedBuffer collects a process's output safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // notifySocket is a NOTIFY_SOCKET the test owns. A goroutine drains it at
@@ -161,8 +143,8 @@ type daemonProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	socket string
-	stderr *lockedBuffer
-	stdout *lockedBuffer
+	stderr *testutil.LockedBuffer
+	stdout *testutil.LockedBuffer
 	notify *notifySocket
 	done   chan error
 }
@@ -254,7 +236,7 @@ func startDaemon(t *testing.T, args []string, extraEnv ...string) *daemonProc {
 func launch(t *testing.T, cmd *exec.Cmd, extraEnv ...string) *daemonProc {
 	t.Helper()
 	n := newNotifySocket(t)
-	d := &daemonProc{t: t, cmd: cmd, stderr: &lockedBuffer{}, stdout: &lockedBuffer{}, notify: n, done: make(chan error, 1)}
+	d := &daemonProc{t: t, cmd: cmd, stderr: &testutil.LockedBuffer{}, stdout: &testutil.LockedBuffer{}, notify: n, done: make(chan error, 1)}
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr

@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/notifier/internal/desktop"
 	"github.com/pantheros/secmon/notifier/internal/present"
 )
@@ -47,23 +48,12 @@ func startMock(t *testing.T, bus *dbustest.Bus, params ...string) (stop func()) 
 	}
 	t.Cleanup(stop)
 	conn := bus.Conn(t)
-	until(t, "the mock owns its name", func() bool {
+	testutil.WaitFor(t, dbustest.Timeout, "the mock owns its name", func() bool {
 		var has bool
 		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, desktop.ServerName).Store(&has)
 		return has
 	})
 	return stop
-}
-
-func until(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(dbustest.Timeout)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, dbustest.Timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 type call struct {

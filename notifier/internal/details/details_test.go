@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/notifier/internal/details"
 )
 
@@ -57,16 +58,7 @@ func TestStartRunsTheArgvWithoutAShell(t *testing.T) {
 	if err := details.Start([]string{"touch", odd}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(odd); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("touch did not run")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "touch running", func() bool { _, err := os.Stat(odd); return err == nil })
 	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
 		t.Fatal("the argument was split")
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/devaccess"
 	"github.com/pantheros/secmon/service/internal/event"
 )
@@ -291,13 +292,8 @@ context.modules = [
 	}
 	// until retries fn (a query of PipeWire's state) up to a deadline.
 	until := func(what string, fn func() bool) {
-		deadline := time.Now().Add(10 * time.Second)
-		for !fn() {
-			if time.Now().After(deadline) {
-				t.Fatalf("PipeWire: %s did not happen within 10s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		t.Helper()
+		testutil.WaitFor(t, 10*time.Second, "PipeWire: "+what, fn)
 	}
 	bg("pipewire", "-c", conf)
 	until("socket", func() bool { _, err := os.Stat(filepath.Join(rt, "pipewire-0")); return err == nil })

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/journal"
 )
@@ -85,15 +86,12 @@ func TestJournalUploadKeepsSecmonFields(t *testing.T) {
 	}
 
 	var got string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "the entry in the central journal", func() bool {
 		out, _ := exec.Command("journalctl", "--file", filepath.Join(central, "all.journal"), "-o", "export",
 			"SECMON_EVENT_TYPE=SshBruteForce", "SECMON_SEVERITY=High").Output()
-		if got = string(out); got != "" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		got = string(out)
+		return got != ""
+	})
 	for _, want := range []string{"SECMON_SEQ=77", "SECMON_META_REMOTE_IP=203.0.113.9", "SECMON_META_USERS=root, admin",
 		"SECMON_COMM=sshd", "MESSAGE=203.0.113.9 failed 6 times in 600s", "PRIORITY=3"} {
 		if !strings.Contains(got, "\n"+want+"\n") {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
@@ -74,13 +75,7 @@ func (f *fixture) dial(t *testing.T) *client {
 // events published next reach them.
 func (f *fixture) waitClients(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for f.srv.Clients() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("server has %d clients, want %d", f.srv.Clients(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the server having "+strconv.Itoa(n)+" clients", func() bool { return f.srv.Clients() == n })
 }
 
 func (c *client) send(line string) {

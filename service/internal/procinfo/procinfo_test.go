@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/procinfo"
 )
 
@@ -82,17 +83,11 @@ func TestLookupZombieKeepsComm(t *testing.T) {
 	pid := cmd.Process.Pid
 	cmd.Process.Signal(syscall.SIGKILL)
 	// Wait until it is a zombie (state Z), without reaping it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "the process becoming a zombie", func() bool {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && strings.HasPrefix(string(b[i+2:]), "Z") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the process did not become a zombie")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		i := strings.LastIndexByte(string(b), ')')
+		return i > 0 && strings.HasPrefix(string(b[i+2:]), "Z")
+	})
 	p := procinfo.New().Lookup(pid)
 	if p == nil || p.Comm != "short-lived" || p.Exe != "" {
 		t.Fatalf("Lookup of a zombie = %+v, want comm short-lived and no exe", p)

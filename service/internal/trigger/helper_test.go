@@ -275,18 +275,6 @@ func start(t *testing.T, triggers []config.Trigger, o fixtureOpts) *fixture {
 	return &fixture{hub: h, r: r, logs: logs, stop: stop}
 }
 
-// waitUntil polls cond, which reads state the test cannot be told about.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // clock is a manual clock.
 type clock struct {
 	mu  sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/trigger"
@@ -247,7 +248,7 @@ func TestCooldownSuppressesAndCounts(t *testing.T) {
 		return m
 	}
 	suppressed := func(n uint64) {
-		waitUntil(t, strconv.FormatUint(n, 10)+" suppressed", func() bool {
+		testutil.WaitFor(t, waitFor, strconv.FormatUint(n, 10)+" suppressed", func() bool {
 			return trigger.CountsOf(f.r, "slow").Suppressed == n
 		})
 	}
@@ -344,7 +345,7 @@ func TestConcurrencyCapSkipsAndCounts(t *testing.T) {
 		fixtureOpts{clock: clk})
 	publish := func() { f.hub.Publish(event.Event{Type: event.UsbDeviceInserted}) }
 	skipped := func(n uint64) {
-		waitUntil(t, strconv.FormatUint(n, 10)+" skips per trigger", func() bool {
+		testutil.WaitFor(t, waitFor, strconv.FormatUint(n, 10)+" skips per trigger", func() bool {
 			return trigger.CountsOf(f.r, "a").Skipped == n && trigger.CountsOf(f.r, "b").Skipped == n
 		})
 	}
@@ -394,7 +395,7 @@ func TestConcurrencyCapSkipsAndCounts(t *testing.T) {
 	for _, r := range held {
 		r.conn.Close()
 	}
-	waitUntil(t, "free slots", func() bool { return trigger.Running(f.r) == 0 })
+	testutil.WaitFor(t, waitFor, "free slots", func() bool { return trigger.Running(f.r) == 0 })
 	publish()
 	for range 2 {
 		s.next(t).conn.Close()

@@ -2,7 +2,6 @@ package usb_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,11 +11,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/usb"
 )
@@ -79,25 +78,8 @@ type bed struct {
 	events chan event.Event
 	ready  chan struct{}
 	failed chan string // a watcher's Run returned an error
-	stderr *lockedBuffer
+	stderr *testutil.LockedBuffer
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func fixture(name string) string {
@@ -122,7 +104,7 @@ func startBed(t *testing.T, stateDir string, present ...string) *bed {
 	cmd := exec.Command("umockdev-wrapper", args...)
 	cmd.Env = append(os.Environ(), childEnv+"="+stateDir, "GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	b := &bed{t: t, cmd: cmd, events: make(chan event.Event, 64), ready: make(chan struct{}, 4), failed: make(chan string, 4), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	b := &bed{t: t, cmd: cmd, events: make(chan event.Event, 64), ready: make(chan struct{}, 4), failed: make(chan string, 4), stderr: &testutil.LockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = b.stderr
 	if b.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
