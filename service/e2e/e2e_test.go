@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -442,5 +443,51 @@ func TestRestartUnderSocketActivationKeepsClients(t *testing.T) {
 	os.WriteFile(after, nil, 0o644)
 	if ev := late.until(pathIs(after)); ev[len(ev)-1].Seq <= seq {
 		t.Fatalf("new event seq %d not above %d", ev[len(ev)-1].Seq, seq)
+	}
+}
+
+// A crash (kill -9, as the watchdog does) keeps the replay: what the
+// killed run had written to its log is replayed, and the numbers it had
+// reserved but not kept are named in an EventsDropped notice, so no seq
+// is skipped without a word.
+func TestReplaySurvivesACrash(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	missed := filepath.Join(e.tree, "missed")
+	os.WriteFile(missed, nil, 0o644)
+	testutil.WaitFor(t, 15*time.Second, "the change in the replay log", func() bool {
+		b, _ := os.ReadFile(filepath.Join(e.state, "replay.jsonl"))
+		return strings.Contains(string(b), missed)
+	})
+	syscall.Kill(d.cmd.Process.Pid, syscall.SIGKILL)
+	d.wait()
+
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	got := s.until(pathIs(missed))
+	after := filepath.Join(e.tree, "after")
+	os.WriteFile(after, nil, 0o644)
+	got = append(got, s.until(pathIs(after))...)
+	var last uint64
+	notices := 0
+	for _, ev := range got {
+		if ev.Type == event.EventsDropped {
+			first, _ := strconv.ParseUint(ev.Metadata["first_seq"], 10, 64)
+			end, _ := strconv.ParseUint(ev.Metadata["last_seq"], 10, 64)
+			if first != last+1 || end < first {
+				t.Fatalf("notice %d..%d after seq %d: it must start right after the last event kept", first, end, last)
+			}
+			last, notices = end, notices+1
+			continue
+		}
+		if ev.Seq != last+1 {
+			t.Fatalf("seq %d after %d with no notice for the numbers between (%v)", ev.Seq, last, got)
+		}
+		last = ev.Seq
+	}
+	if notices != 1 {
+		t.Fatalf("%d notices, want one naming what the killed run did not keep", notices)
 	}
 }

@@ -210,8 +210,11 @@ func (d *daemon) run(ctx context.Context) error {
 				" (full or read-only?): after a crash numbers could repeat: "+err.Error()))
 		})
 	}
+	var store *seqstore.File
 	if cfg.StateDirectory != "" {
-		store, last, err := seqstore.Open(cfg.StateDirectory)
+		var last uint64
+		var err error
+		store, last, err = seqstore.Open(cfg.StateDirectory)
 		switch {
 		case err != nil && store == nil:
 			d.log.Warn("event numbers will restart after a restart", "err", err)
@@ -235,13 +238,34 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.hub = hub.New(hopts)
 	if cfg.StateDirectory != "" {
-		// Runs last, once monitors and sinks have stopped: nothing is
-		// published after it.
-		defer func() {
-			if err := replaystore.Save(cfg.StateDirectory, d.hub.Kept()); err != nil {
-				d.log.Error("events kept for replay are lost at this restart", "err", err)
-			}
-		}()
+		// Every event goes to the replay log as it is published, so a
+		// crash keeps what was written.
+		if rlog, err := replaystore.Open(cfg.StateDirectory, cfg.ReplayBuffer, d.log); err != nil {
+			d.log.Error("events are not kept for replay across a restart", "err", err)
+			stateProblems = append(stateProblems, "events are not kept for replay across a restart: "+err.Error())
+		} else {
+			sub := d.hub.Subscribe(hub.SubOptions{Name: "replay log", Queue: max(cfg.ReplayBuffer, 1024)})
+			lctx, lcancel := context.WithCancel(context.Background())
+			ldone := make(chan struct{})
+			go func() { rlog.Run(lctx, sub); close(ldone) }()
+			// Runs last, once monitors and sinks have stopped: nothing is
+			// published after it.
+			defer func() {
+				lcancel()
+				<-ldone
+				d.hub.Unsubscribe(sub)
+			}()
+		}
+		if store != nil {
+			// A clean stop records the exact last number: the next run
+			// continues right after it, and only a crash leaves reserved
+			// numbers that the replay must call missing.
+			defer func() {
+				if err := store.Reserve(d.hub.LastSeq()); err != nil {
+					d.log.Warn("cannot record the last event number", "err", err)
+				}
+			}()
+		}
 	}
 
 	ln, activated, err := d.listener()

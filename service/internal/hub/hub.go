@@ -59,11 +59,14 @@ type Hub struct {
 	mu       sync.Mutex
 	seq      uint64
 	firstSeq uint64 // first number of this run
-	ceiling  uint64
-	ring     []event.Event
-	ringHead int // index of the oldest event
-	ringLen  int
-	subs     map[*Sub]struct{}
+	// gapFirst..gapLast: numbers an earlier run reserved but did not keep
+	// (it crashed); 0 when there is none.
+	gapFirst, gapLast uint64
+	ceiling           uint64
+	ring              []event.Event
+	ringHead          int // index of the oldest event
+	ringLen           int
+	subs              map[*Sub]struct{}
 
 	published uint64
 	dropped   uint64
@@ -113,6 +116,12 @@ func New(o Options) *Hub {
 		last = e.Seq
 		h.ring[h.ringLen] = e
 		h.ringLen++
+	}
+	if h.ringLen > 0 && last < o.StartSeq {
+		// The earlier run reserved numbers up to StartSeq but kept events
+		// only up to last: it crashed, and lost what it had not written,
+		// or never used the rest. A replay across them says so.
+		h.gapFirst, h.gapLast = last+1, o.StartSeq
 	}
 	return h
 }
@@ -284,10 +293,15 @@ func (h *Hub) replayLocked(s *Sub, after uint64) {
 		}
 		evs = append(evs, dropNotice(h.now(), oldest-1-after, after+1, oldest-1, reason))
 	}
+	gap := h.gapLast != 0 && after < h.gapLast && h.gapFirst > oldest
 	for i := 0; i < h.ringLen; i++ {
 		e := h.ring[(h.ringHead+i)%len(h.ring)]
 		if e.Seq <= after {
 			continue
+		}
+		if gap && e.Seq > h.gapLast {
+			gap = false
+			evs = append(evs, h.gapNotice(after))
 		}
 		if s.firstOffered != 0 && e.Seq >= s.firstOffered {
 			break
@@ -297,11 +311,22 @@ func (h *Hub) replayLocked(s *Sub, after uint64) {
 		}
 		evs = append(evs, e)
 	}
+	if gap && (s.firstOffered == 0 || s.firstOffered > h.gapLast) {
+		evs = append(evs, h.gapNotice(after))
+	}
 	if len(evs) == 0 {
 		return
 	}
 	s.q.prepend(evs)
 	s.signal()
+}
+
+// gapNotice names the numbers after after that the previous run reserved
+// but did not keep.
+func (h *Hub) gapNotice(after uint64) event.Event {
+	first := max(after+1, h.gapFirst)
+	return dropNotice(h.now(), h.gapLast-first+1, first, h.gapLast,
+		"the daemon stopped without keeping them (a crash or a kill): they were lost, or never used; the journal has every event it sent")
 }
 
 func dropNotice(now time.Time, n, first, last uint64, reason string) event.Event {

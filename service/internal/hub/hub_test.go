@@ -241,3 +241,42 @@ func TestKeptEventsSeedTheRing(t *testing.T) {
 		t.Fatalf("Kept() = %v", k)
 	}
 }
+
+// After a crash the earlier run kept events up to 3 but had reserved up
+// to 100: a replay across the numbers it did not keep says exactly which,
+// in order; a clean stop (StartSeq = last kept) leaves no gap to report.
+func TestReplayNamesTheNumbersACrashedRunDidNotKeep(t *testing.T) {
+	kept := []event.Event{{Seq: 1, Type: event.FileCreate}, {Seq: 2, Type: event.FileCreate}, {Seq: 3, Type: event.FileCreate}}
+	for _, tt := range []struct {
+		name       string
+		start      uint64
+		after      uint64
+		want       string
+		first, end string // the notice's range, when one is wanted
+	}{
+		{"crash, from the start", 100, 0, "[1 2 3 0 101]", "4", "100"},
+		{"crash, from inside the kept", 100, 2, "[3 0 101]", "4", "100"},
+		{"crash, from inside the gap", 100, 50, "[0 101]", "51", "100"},
+		{"crash, after the gap", 100, 100, "[101]", "", ""},
+		{"clean stop", 3, 0, "[1 2 3 4]", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hub.New(hub.Options{RingSize: 16, StartSeq: tt.start, Kept: kept})
+			h.Publish(event.Event{Type: event.CustomMessage})
+			s := h.Subscribe(hub.SubOptions{Name: "t", Queue: 16})
+			h.Change(s, nil, &tt.after)
+			got := drain(s)
+			if fmt.Sprint(seqs(got)) != tt.want {
+				t.Fatalf("replay after %d: %v, want %s", tt.after, seqs(got), tt.want)
+			}
+			for _, e := range got {
+				if e.Seq != 0 {
+					continue
+				}
+				if e.Type != event.EventsDropped || e.Metadata["first_seq"] != tt.first || e.Metadata["last_seq"] != tt.end {
+					t.Errorf("notice %+v, want EventsDropped %s..%s", e, tt.first, tt.end)
+				}
+			}
+		})
+	}
+}
