@@ -40,8 +40,16 @@ func Open(dir string) (*File, uint64, error) {
 	if err != nil {
 		return f, 0, fmt.Errorf("%s:1: not a sequence number: %q", f.path, strings.TrimSpace(string(b)))
 	}
+	if n > MaxSeq {
+		return f, 0, fmt.Errorf("%s:1: sequence number %d is above %d: numbering from it would wrap to 0, the number of drop notices", f.path, n, uint64(MaxSeq))
+	}
 	return f, n, nil
 }
+
+// MaxSeq bounds a stored ceiling: far above any number a daemon reaches
+// (a million events a second for 140,000 years), far below where adding a
+// reservation block would wrap.
+const MaxSeq = 1 << 62
 
 // Reserve records ceiling.
 func (f *File) Reserve(ceiling uint64) error {

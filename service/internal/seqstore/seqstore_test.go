@@ -31,3 +31,15 @@ func TestCorruptFileNamesItself(t *testing.T) {
 		t.Fatalf("Open = %v, want an error naming the file and line", err)
 	}
 }
+
+// A ceiling near 2^64 would wrap the numbering to 0, the seq of drop
+// notices: it is refused with the file named, and the daemon starts from
+// the clock instead.
+func TestCeilingNearTheTopIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, seqstore.FileName), []byte("18446744073709551610\n"), 0o640)
+	f, n, err := seqstore.Open(dir)
+	if f == nil || n != 0 || err == nil || !strings.Contains(err.Error(), filepath.Join(dir, seqstore.FileName)+":1:") || !strings.Contains(err.Error(), "wrap") {
+		t.Fatalf("Open = %v, %d, %v; want the store, 0 and an error naming the file", f, n, err)
+	}
+}
