@@ -21,6 +21,7 @@ const (
 	TypeSshLogin           = "SshLogin"
 	TypeSshLoginFailed     = "SshLoginFailed"
 	TypeSshBruteForce      = "SshBruteForce"
+	TypeSshLogSpoofed      = "SshLogSpoofed"
 	TypeNetworkConnection  = "NetworkConnection"
 	TypeNetworkListen      = "NetworkListen"
 	TypePortScanDetected   = "PortScanDetected"
@@ -34,7 +35,7 @@ const (
 var types = []string{
 	TypeFileCreate, TypeFileModify, TypeFileDelete, TypeFileAccess, TypeFileMove, TypeFileAttrib,
 	TypeCameraAccess, TypeCameraReleased, TypeMicrophoneAccess, TypeMicrophoneReleased,
-	TypeSshAccess, TypeSshLogin, TypeSshLoginFailed, TypeSshBruteForce,
+	TypeSshAccess, TypeSshLogin, TypeSshLoginFailed, TypeSshBruteForce, TypeSshLogSpoofed,
 	TypeNetworkConnection, TypeNetworkListen, TypePortScanDetected,
 	TypeUsbDeviceInserted, TypeUsbDeviceRemoved,
 	TypeCustomMessage, TypeEventsDropped, TypeMonitorStatus,

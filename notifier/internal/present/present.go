@@ -101,6 +101,7 @@ var types = map[string]info{
 	"SshLogin":           {title: "SSH login", category: "network"},
 	"SshLoginFailed":     {title: "Failed SSH login", category: "network"},
 	"SshBruteForce":      {title: "SSH brute force", category: "network"},
+	"SshLogSpoofed":      {title: "A log entry posing as sshd", category: "network"},
 	"NetworkConnection":  {title: "New network connection", icon: "network-wired", category: "network"},
 	"NetworkListen":      {title: "Listening port", icon: "network-wired", category: "network"},
 	"PortScanDetected":   {title: "Port scan", category: "network"},

@@ -88,6 +88,7 @@ const (
 	SshLogin           Type = "SshLogin"
 	SshLoginFailed     Type = "SshLoginFailed"
 	SshBruteForce      Type = "SshBruteForce"
+	SshLogSpoofed      Type = "SshLogSpoofed"
 	NetworkConnection  Type = "NetworkConnection"
 	NetworkListen      Type = "NetworkListen"
 	PortScanDetected   Type = "PortScanDetected"
@@ -125,6 +126,7 @@ var Types = []TypeInfo{
 	{SshLogin, Medium, "c76dc75620194602a94cb036293989d8", "sshd accepted a login (High for root, and for a password typed with password or keyboard-interactive)", []string{"user", "remote_ip", "remote_port", "method", "fingerprint"}},
 	{SshLoginFailed, Low, "201bc4f7bf08444abf2d7695805a4a04", "sshd refused a login attempt: a failed password or key, an invalid or disallowed user, too many attempts, a PAM failure", []string{"user", "remote_ip", "remote_port", "method", "fingerprint", "reason"}},
 	{SshBruteForce, High, "d59886fc9ada4538b1fc7d7821167376", "one address failed brute_force_threshold times within the window (at most once per address and window)", []string{"remote_ip", "count", "window_seconds", "users"}},
+	{SshLogSpoofed, Medium, "5b0b6f4c2e8d4f0a9c1e3d7a8b6f2c45", "a log entry claims to be sshd's (SYSLOG_IDENTIFIER sshd…) but journald says another program wrote it: it is never taken for a login or a failure", []string{"claimed", "sender_comm", "sender_exe", "sender_uid", "sender_unit", "message"}},
 	{NetworkConnection, Low, "7ce692fd51424415941d05683effda4d", "a new TCP connection, outbound or inbound (repeats within the rate limit are counted into one summary with suppressed)", []string{"protocol", "local_address", "local_port", "remote_address", "remote_port", "direction", "suppressed"}},
 	{NetworkListen, Low, "618f9bd01bcc41739a82f7b23b47d30d", "a process started or stopped listening on a TCP port or bound a UDP port (High on a non-loopback address outside the allow-list; Low for those found at start)", []string{"protocol", "address", "port", "state", "found_by"}},
 	{PortScanDetected, High, "3c9865b1a6154d61b70c16aedd6c5e91", "one remote address touched many local ports in a short window", []string{"remote_ip", "ports", "window_seconds"}},

@@ -155,7 +155,8 @@ func journalFile(j *sdjournal.Journal) (*os.File, error) {
 }
 
 // journalEntry reports the current entry if it is an sshd message the
-// parser knows. The process is sshd's, from the fields journald adds.
+// parser knows and sshd wrote it. The process is sshd's, from the fields
+// journald adds.
 func (w *Watcher) journalEntry(j *sdjournal.Journal) {
 	msg, err := j.GetDataValue("MESSAGE")
 	if err != nil {
@@ -168,6 +169,14 @@ func (w *Watcher) journalEntry(j *sdjournal.Journal) {
 	at := w.now()
 	if us, err := j.GetRealtimeUsec(); err == nil {
 		at = time.UnixMicro(int64(us))
+	}
+	field := func(name string) string { v, _ := j.GetDataValue(name); return v }
+	if s := (sender{comm: field("_COMM"), exe: field("_EXE"), uid: field("_UID"), unit: field("_SYSTEMD_UNIT")}); !s.isSSHD() {
+		// SYSLOG_IDENTIFIER is the sender's own claim: logger -t sshd
+		// writes any text under it. Only journald's fields say who
+		// wrote an entry, and they say it was not sshd.
+		w.spoofed(at, field("SYSLOG_IDENTIFIER"), s, msg)
+		return
 	}
 	var proc *event.Process
 	pid, err := j.GetDataValue("_PID")

@@ -4,6 +4,7 @@ package sshmon_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pantheros/secmon/service/internal/event"
@@ -48,14 +49,37 @@ func TestJournal(t *testing.T) {
 			// Entries from other programs, and sshd's matched by another field.
 			failures = append(failures,
 				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.77 port 1 ssh2", "SYSLOG_IDENTIFIER": "sudo", "_COMM": "sudo"},
-				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.78 port 2 ssh2", "_SYSTEMD_UNIT": "sshd.service", "_PID": "7"},
-				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.79 port 3 ssh2", "_COMM": "sshd", "_PID": "8"},
+				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.78 port 2 ssh2", "_SYSTEMD_UNIT": "sshd.service", "_PID": "7", "_UID": "0"},
+				sshmontest.Entry{"MESSAGE": "Failed password for root from 192.0.2.79 port 3 ssh2", "_COMM": "sshd", "_PID": "8", "_UID": "0"},
+			)
+			// What an ordinary user's logger -t sshd writes: sshd's words,
+			// journald's fields say logger, uid 1000. Never a login, never
+			// counted towards a brute force.
+			for i := range 5 {
+				failures = append(failures, sshmontest.Entry{"MESSAGE": fmt.Sprintf("Failed password for root from 203.0.113.9 port %d ssh2", i+1),
+					"SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger", "_UID": "1000", "_PID": "9"})
+			}
+			failures = append(failures,
+				sshmontest.Entry{"MESSAGE": "Accepted password for root from 203.0.113.9 port 22 ssh2",
+					"SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger", "_UID": "1000", "_PID": "9"},
+				// sshd's name, but not root: not sshd either
+				sshmontest.Entry{"MESSAGE": "Accepted password for root from 203.0.113.10 port 22 ssh2",
+					"SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/home/mallory/sshd", "_UID": "1000", "_PID": "10"},
 				sshmontest.SSHD("Accepted password for root from 192.0.2.80 port 4 ssh2"),
 			)
 			j.Append(t, failures...)
 			got := m.until(fromIP("192.0.2.80"))
-			if count(got, event.SshLoginFailed) != 8 || count(got, event.SshBruteForce) != 1 || len(got) != 10 {
-				t.Fatalf("got %s\nwant six SshLoginFailed from 2001:db8::66, one SshBruteForce, one each from 192.0.2.78 and .79, and the root login", describe(got))
+			if count(got, event.SshLoginFailed) != 8 || count(got, event.SshBruteForce) != 1 || count(got, event.SshLogSpoofed) != 7 || len(got) != 17 {
+				t.Fatalf("got %s\nwant six SshLoginFailed from 2001:db8::66, one SshBruteForce, one each from 192.0.2.78 and .79, seven entries posing as sshd, and the root login", describe(got))
+			}
+			for _, e := range got {
+				if e.Type == event.SshLogSpoofed && (e.Severity != event.Medium || e.Metadata["sender_uid"] != "1000" || e.Metadata["claimed"] != "sshd" ||
+					!strings.Contains(e.Metadata["message"], "203.0.113.")) {
+					t.Errorf("spoofed entry %s", describe([]event.Event{e}))
+				}
+				if e.Type != event.SshLogSpoofed && strings.Contains(e.Path, "203.0.113.") {
+					t.Errorf("a forged entry was believed: %s", describe([]event.Event{e}))
+				}
 			}
 			for _, e := range got {
 				switch e.Type {

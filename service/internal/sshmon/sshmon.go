@@ -4,7 +4,11 @@
 // The messages come from the journal (sd-journal through go-systemd's
 // sdjournal, which needs cgo and libsystemd at run time, so it lives in this
 // package only), matched by SYSLOG_IDENTIFIER or _COMM sshd, sshd-session
-// (OpenSSH 9.8+) or sshd-auth, or by the unit sshd.service or ssh.service.
+// (OpenSSH 9.8+) or sshd-auth, or by the unit sshd.service or ssh.service —
+// and believed only when journald's own fields say sshd wrote them (root,
+// and sshd's program or unit): an entry that merely claims the identifier
+// (logger -t sshd) is an SshLogSpoofed event, never a login. An auth log
+// cannot tell who wrote a line, so the journal is preferred.
 // Built without cgo, or without libsystemd.so.0 at run time, it reads the
 // auth log instead and its Limitation says so.
 // Where journald is not running, or [ssh] auth_log says so, they come from
@@ -29,10 +33,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -182,6 +188,63 @@ func (w *Watcher) Limitation() string {
 
 // report turns one parsed message into events. at is when sshd logged it;
 // proc is sshd's process where the source names it.
+// sender is who journald says wrote an entry: its trusted fields, which
+// the sender cannot choose.
+type sender struct{ comm, exe, uid, unit string }
+
+// sshdNames are the programs of OpenSSH's server (sshd-session since 9.8,
+// sshd-auth since 10.0).
+var sshdNames = []string{"sshd", "sshd-session", "sshd-auth"}
+
+// sshdUnits are the units distributions run sshd as (ssh@…service: one
+// per connection under socket activation).
+func sshdUnit(u string) bool {
+	return u == "sshd.service" || u == "ssh.service" || strings.HasPrefix(u, "sshd@") || strings.HasPrefix(u, "ssh@")
+}
+
+// isSSHD: sshd logs as root, as one of its programs (by name or
+// executable) or from its unit.
+func (s sender) isSSHD() bool {
+	if s.uid != "0" {
+		return false
+	}
+	return slices.Contains(sshdNames, s.comm) || slices.Contains(sshdNames, filepath.Base(s.exe)) || sshdUnit(s.unit)
+}
+
+// spoofed reports an entry that claims to be sshd's and is not: at most a
+// Medium event, never a login or a failure, and nothing counted.
+func (w *Watcher) spoofed(at time.Time, claimed string, s sender, msg string) {
+	if claimed == "" {
+		claimed = "sshd"
+	}
+	md := map[string]string{"claimed": claimed, "message": truncate(msg, 512)}
+	for k, v := range map[string]string{"sender_comm": s.comm, "sender_exe": s.exe, "sender_uid": s.uid, "sender_unit": s.unit} {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	who := s.comm
+	if who == "" {
+		who = "a program journald does not name"
+	}
+	if s.uid != "" {
+		who += " (uid " + s.uid + ")"
+	}
+	w.emit(event.Event{Time: at, Type: event.SshLogSpoofed, Severity: event.Medium, Path: claimed,
+		Description: fmt.Sprintf("A log entry posing as %s was written by %s; not taken for a login: %s", claimed, who, truncate(msg, 200)),
+		Metadata:    md})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 func (w *Watcher) report(at time.Time, e sshlog.Entry, proc *event.Process) {
 	md := map[string]string{}
 	set := func(k, v string) {
