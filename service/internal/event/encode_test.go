@@ -48,3 +48,38 @@ func BenchmarkUnmarshalJSON(b *testing.B) {
 		}
 	}
 }
+
+// AppendJSONLine writes exactly what encoding/json writes (MarshalJSON),
+// whatever the text: invalid UTF-8, HTML characters, U+2028, control
+// characters, any metadata and process.
+func FuzzAppendJSONLineIsEncodingJSON(f *testing.F) {
+	f.Add(uint64(1), int64(1758810645123), "FileCreate", "/tmp/<b>&\u2028\u2029\xff\xc3(", "desc \x00\x1f\b\f\n\r\t\"\\", "key", "val\x7f", 4242, "comm", "/usr/bin/x", int64(-1), "user", "unit.service", "app.id", 2, true)
+	f.Add(uint64(0), int64(0), "", "", "", "", "", 0, "", "", int64(0), "", "", "", 1, false)
+	f.Fuzz(func(t *testing.T, seq uint64, ms int64, typ, path, desc, k, v string, pid int, comm, exe string, uid int64, user, unit, app string, sev int, withProc bool) {
+		e := event.Event{Seq: seq, Time: time.UnixMilli(ms % (1 << 50)), Type: event.Type(typ), Path: path,
+			Severity: event.Severity(sev%4 + 1), Description: desc}
+		if k != "" {
+			e.Metadata = map[string]string{k: v, k + "2": desc, "a" + v: path}
+		}
+		if withProc {
+			e.Process = &event.Process{PID: pid, Comm: comm, Exe: exe, UID: uid, User: user, Unit: unit, App: app}
+		}
+		want, err := e.MarshalJSON()
+		if err != nil {
+			t.Skip(err)
+		}
+		got, err := e.AppendJSONLine([]byte("prefix"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "prefix"+string(want)+"\n" {
+			t.Fatalf("AppendJSONLine\n%q\nencoding/json\n%q", got, want)
+		}
+	})
+}
+
+func TestAppendJSONLineRefusesAnInvalidSeverity(t *testing.T) {
+	if _, err := (event.Event{Seq: 3, Severity: 9}).AppendJSONLine(nil); err == nil {
+		t.Fatal("an event with severity 9 was encoded")
+	}
+}

@@ -115,11 +115,3 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// AppendJSONLine appends the event's JSON and a newline to b.
-func (e Event) AppendJSONLine(b []byte) ([]byte, error) {
-	j, err := e.MarshalJSON()
-	if err != nil {
-		return b, err
-	}
-	return append(append(b, j...), '\n'), nil
-}
