@@ -114,4 +114,3 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
-
