@@ -62,7 +62,7 @@ func TestBashCompletion(t *testing.T) {
 	}{
 		{[]string{"secmon-client", "--ty"}, "--type"},
 		{[]string{"secmon-client", "--type", "Camera"}, "CameraAccess CameraReleased"},
-		{[]string{"secmon-client", "--type", "FileCreate,SshL"}, "FileCreate,SshLogin FileCreate,SshLoginFailed"},
+		{[]string{"secmon-client", "--type", "FileCreate,SshL"}, "FileCreate,SshLogin FileCreate,SshLoginFailed FileCreate,SshLogSpoofed"},
 		{[]string{"secmon-client", "--min-severity", "H"}, "High"},
 		{[]string{"secmon-client", "--count", ""}, ""},
 	} {
