@@ -142,7 +142,6 @@ func shortTempDir(t *testing.T) string {
 type daemonProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	socket string
 	stderr *testutil.LockedBuffer
 	stdout *testutil.LockedBuffer
 	notify *notifySocket

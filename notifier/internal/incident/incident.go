@@ -176,9 +176,6 @@ func (t *Tracker) End(id uint64) {
 	}
 }
 
-// Len is the number of incidents held.
-func (t *Tracker) Len() int { return len(t.incidents) }
-
 // Devices returns the cameras and microphones in use, as far as the
 // tracker knows: its device incidents not released.
 func (t *Tracker) Devices() []*Incident {

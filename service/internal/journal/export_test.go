@@ -17,3 +17,6 @@ func NewWithSender(logger *slog.Logger, fallback io.Writer, useJournal bool,
 	send func(string, sdjournal.Priority, map[string]string) error, now func() time.Time) *Sink {
 	return newSink(logger, fallback, useJournal, send, now)
 }
+
+// Failed is how many events could not be written, in all.
+func (s *Sink) Failed() uint64 { return s.failed.Load() }

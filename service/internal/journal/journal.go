@@ -77,9 +77,6 @@ func newSink(logger *slog.Logger, fallback io.Writer, useJournal bool,
 // fallback writer.
 func (s *Sink) UsingJournal() bool { return s.useJournal }
 
-// Failed is how many events could not be written, in all.
-func (s *Sink) Failed() uint64 { return s.failed.Load() }
-
 // Run consumes sub until ctx ends (nil on cancellation). A failed send is
 // logged (rate-limited, not per event) and counted, never fatal. Run must
 // not be called more than once at a time.

@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// The committed objects are what bpf/netmon.c compiles to, by the
-// go:generate line in generate.go. CI has no clang (it needs none to build),
-// so this runs where clang is installed (`bash .ci/setup bpf`).
+// The committed objects are what bpf/netmon.c compiles to, by the generate
+// directive in generate.go. CI has no clang (it needs none to build), so this
+// runs where clang is installed (`bash .ci/setup bpf`).
 func TestObjectsMatchTheSource(t *testing.T) {
 	cc, strip := os.Getenv("BPF2GO_CC"), os.Getenv("BPF2GO_STRIP")
 	if cc == "" {

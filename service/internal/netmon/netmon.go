@@ -105,11 +105,6 @@ type Config struct {
 	NetNS string
 }
 
-// DefaultConfig is the seed's defaults: 10 ports in 60 s.
-func DefaultConfig() Config {
-	return Config{ScanThreshold: 10, ScanWindow: 60 * time.Second, ConnectionRateLimit: 60 * time.Second}
-}
-
 // Bounds on what is remembered, whatever the traffic.
 const (
 	maxScanAddrs = 4096

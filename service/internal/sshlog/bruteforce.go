@@ -94,9 +94,6 @@ func (d *Detector) Config() DetectorConfig { return d.cfg }
 // over more addresses than that may go unreported.
 func (d *Detector) Evictions() uint64 { return d.evictions }
 
-// Tracked is the number of addresses held.
-func (d *Detector) Tracked() int { return d.addrs.Len() }
-
 // Observe takes one parsed message logged at time at. It returns an alert
 // when the message's address reaches Threshold counted failures within
 // Window, at most once per address per Window.

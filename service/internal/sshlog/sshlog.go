@@ -48,24 +48,6 @@ const (
 	Closed
 )
 
-var kindNames = [...]string{
-	Other:           "other",
-	Accepted:        "accepted",
-	Failed:          "failed",
-	InvalidUser:     "invalid user",
-	NotAllowed:      "not allowed",
-	TooManyFailures: "too many authentication failures",
-	PAMFailure:      "PAM authentication failure",
-	Closed:          "closed",
-}
-
-func (k Kind) String() string {
-	if k < 0 || int(k) >= len(kindNames) {
-		return "Kind(" + strconv.Itoa(int(k)) + ")"
-	}
-	return kindNames[k]
-}
-
 // IsFailure says whether sshd refused something with this message: the
 // kinds reported as SshLoginFailed.
 func (k Kind) IsFailure() bool {

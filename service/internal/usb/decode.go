@@ -111,9 +111,6 @@ func (d Device) Key() string {
 // what a keystroke-injection device presents.
 func (d Device) HasKeyboard() bool { return d.has("HID keyboard") }
 
-// HasStorage says whether the device offers mass storage.
-func (d Device) HasStorage() bool { return d.has("mass storage") }
-
 func (d Device) has(w string) bool {
 	for _, i := range d.Interfaces {
 		if i == w {

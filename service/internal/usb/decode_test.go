@@ -110,17 +110,17 @@ func TestDecode(t *testing.T) {
 
 func TestDeviceNameIDsKey(t *testing.T) {
 	for _, tc := range []struct {
-		d                 usb.Device
-		name, ids, key    string
-		keyboard, storage bool
+		d              usb.Device
+		name, ids, key string
+		keyboard       bool
 	}{
 		{usb.Device{VendorID: "046d", ProductID: "c31c", Vendor: "Logitech", Product: "USB Keyboard", Serial: "KB1", BusPath: "1-2", Interfaces: []string{"HID keyboard"}},
-			"Logitech USB Keyboard", "046d:c31c", "046d:c31c:KB1", true, false},
+			"Logitech USB Keyboard", "046d:c31c", "046d:c31c:KB1", true},
 		{usb.Device{VendorID: "0781", ProductID: "5567", Vendor: "SanDisk", Product: "SanDisk Cruzer", BusPath: "2-1", Interfaces: []string{"mass storage"}},
-			"SanDisk Cruzer", "0781:5567", "0781:5567@2-1", false, true},
-		{usb.Device{Vendor: "Acme", BusPath: "1-1"}, "Acme device", "?:?", ":@1-1", false, false},
-		{usb.Device{Product: "Widget"}, "Widget", "?:?", ":@", false, false},
-		{usb.Device{}, "unknown device", "?:?", ":@", false, false},
+			"SanDisk Cruzer", "0781:5567", "0781:5567@2-1", false},
+		{usb.Device{Vendor: "Acme", BusPath: "1-1"}, "Acme device", "?:?", ":@1-1", false},
+		{usb.Device{Product: "Widget"}, "Widget", "?:?", ":@", false},
+		{usb.Device{}, "unknown device", "?:?", ":@", false},
 	} {
 		if got := tc.d.Name(); got != tc.name {
 			t.Errorf("Name() = %q, want %q", got, tc.name)
@@ -131,8 +131,8 @@ func TestDeviceNameIDsKey(t *testing.T) {
 		if got := tc.d.Key(); got != tc.key {
 			t.Errorf("Key() = %q, want %q", got, tc.key)
 		}
-		if tc.d.HasKeyboard() != tc.keyboard || tc.d.HasStorage() != tc.storage {
-			t.Errorf("%+v: keyboard %v storage %v, want %v %v", tc.d, tc.d.HasKeyboard(), tc.d.HasStorage(), tc.keyboard, tc.storage)
+		if got := tc.d.HasKeyboard(); got != tc.keyboard {
+			t.Errorf("%+v: HasKeyboard() = %v, want %v", tc.d, got, tc.keyboard)
 		}
 	}
 }

@@ -41,6 +41,9 @@ func main() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
 				return
 			}
 			held = append(held, c)

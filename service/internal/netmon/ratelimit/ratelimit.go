@@ -97,9 +97,6 @@ func (l *Limiter[K, V]) Next() (at time.Time, ok bool) {
 	return time.Time{}, false
 }
 
-// Len is how many keys are followed.
-func (l *Limiter[K, V]) Len() int { return l.keys.Len() }
-
 func (l *Limiter[K, V]) expire(now time.Time) {
 	for {
 		_, e, ok := l.keys.Oldest()

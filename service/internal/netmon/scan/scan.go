@@ -76,9 +76,6 @@ func New(cfg Config) *Detector {
 	return &Detector{cfg: cfg, addrs: lru.New[netip.Addr, *remote](cfg.MaxAddrs)}
 }
 
-// Tracked is how many addresses are followed now.
-func (d *Detector) Tracked() int { return d.addrs.Len() }
-
 // Touch records that addr touched port at now. It returns a Scan the moment
 // the address reaches the threshold within the window; then it stays quiet
 // for that address for one window.
