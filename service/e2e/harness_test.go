@@ -97,8 +97,8 @@ func newNotifySocket(t *testing.T) *notifySocket {
 }
 
 // waitFor returns the next unread line starting with prefix, waiting up to
-// 15 s, or fails the test early when exited fires.
-func (n *notifySocket) waitFor(prefix string, exited ...<-chan error) string {
+// 15 s, or fails the test early when the process d exits.
+func (n *notifySocket) waitFor(prefix string, d ...*daemonProc) string {
 	n.t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
@@ -112,14 +112,14 @@ func (n *notifySocket) waitFor(prefix string, exited ...<-chan error) string {
 			}
 		}
 		n.mu.Unlock()
-		var done <-chan error
-		if len(exited) > 0 {
-			done = exited[0]
+		var exited <-chan struct{}
+		if len(d) > 0 {
+			exited = d[0].exited
 		}
 		select {
 		case <-n.update:
-		case err := <-done:
-			n.t.Fatalf("process exited (%v) before %s", err, prefix)
+		case <-exited:
+			n.t.Fatalf("process exited (%v) before %s:\n%s", d[0].err, prefix, d[0].stderr.String())
 		case <-deadline:
 			n.t.Fatalf("waiting for %s from sd_notify: timed out", prefix)
 		}
@@ -145,7 +145,10 @@ type daemonProc struct {
 	stderr *testutil.LockedBuffer
 	stdout *testutil.LockedBuffer
 	notify *notifySocket
-	done   chan error
+	// exited is closed once the process has been waited for; err is
+	// Wait's result, to be read only after that.
+	exited chan struct{}
+	err    error
 }
 
 // env is the test's scratch layout: a socket, a state directory, a watched
@@ -217,25 +220,14 @@ recursive = true
 func startDaemon(t *testing.T, args []string, extraEnv ...string) *daemonProc {
 	t.Helper()
 	d := launch(t, exec.Command(filepath.Join(bin, "secmon-daemon"), args...), extraEnv...)
-	exited := make(chan error, 1)
-	go func() {
-		err := <-d.done
-		exited <- err
-		d.done <- err // for stop() and wait()
-	}()
-	defer func() {
-		if t.Failed() {
-			t.Logf("daemon stderr:\n%s", d.stderr.String())
-		}
-	}()
-	d.notify.waitFor("READY=1", exited)
+	d.notify.waitFor("READY=1", d)
 	return d
 }
 
 func launch(t *testing.T, cmd *exec.Cmd, extraEnv ...string) *daemonProc {
 	t.Helper()
 	n := newNotifySocket(t)
-	d := &daemonProc{t: t, cmd: cmd, stderr: &testutil.LockedBuffer{}, stdout: &testutil.LockedBuffer{}, notify: n, done: make(chan error, 1)}
+	d := &daemonProc{t: t, cmd: cmd, stderr: &testutil.LockedBuffer{}, stdout: &testutil.LockedBuffer{}, notify: n, exited: make(chan struct{})}
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.path)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
@@ -243,7 +235,10 @@ func launch(t *testing.T, cmd *exec.Cmd, extraEnv ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { d.done <- cmd.Wait() }()
+	go func() {
+		d.err = cmd.Wait()
+		close(d.exited)
+	}()
 	t.Cleanup(func() {
 		d.stop()
 		if t.Failed() {
@@ -253,25 +248,28 @@ func launch(t *testing.T, cmd *exec.Cmd, extraEnv ...string) *daemonProc {
 	return d
 }
 
-// stop sends SIGTERM and waits; the daemon must exit 0.
+// stop sends SIGTERM and waits; the daemon must exit 0. A process that
+// has already exited is left alone (whoever waited for it judged it).
 func (d *daemonProc) stop() {
-	if d.cmd.ProcessState != nil {
+	select {
+	case <-d.exited:
 		return
+	default:
 	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-d.done:
-		if err != nil {
-			d.t.Errorf("daemon exited with %v after SIGTERM", err)
+	case <-d.exited:
+		if d.err != nil {
+			d.t.Errorf("daemon exited with %v after SIGTERM", d.err)
 		}
 	case <-time.After(15 * time.Second):
 		// A goroutine dump on stderr says where it is stuck.
 		d.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
-		case <-d.done:
+		case <-d.exited:
 		case <-time.After(5 * time.Second):
 			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-			<-d.done
+			<-d.exited
 		}
 		d.t.Errorf("daemon did not stop within 15s of SIGTERM; stderr:\n%s", d.stderr.String())
 	}
@@ -280,8 +278,8 @@ func (d *daemonProc) stop() {
 // wait waits for the process to exit on its own and returns its error.
 func (d *daemonProc) wait() error {
 	select {
-	case err := <-d.done:
-		return err
+	case <-d.exited:
+		return d.err
 	case <-time.After(15 * time.Second):
 		d.t.Fatal("process did not exit within 15s")
 		return nil

@@ -164,13 +164,7 @@ func TestNetworkMonitorThroughTheDaemon(t *testing.T) {
 
 	// nsenter moves into the namespace and execs the daemon (same pid).
 	d := launch(t, exec.Command(nsenter, "--net="+ns, "--", filepath.Join(bin, "secmon-daemon"), e.config))
-	exited := make(chan error, 1)
-	go func() {
-		err := <-d.done
-		exited <- err
-		d.done <- err
-	}()
-	d.notify.waitFor("READY=1", exited)
+	d.notify.waitFor("READY=1", d)
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0,"types":["MonitorStatus","NetworkListen","NetworkConnection","PortScanDetected"]}`)
 	st := s.until(func(ev event.Event) bool {

@@ -1,11 +1,14 @@
 package e2e_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
 )
@@ -23,11 +26,24 @@ func TestStateDirectoryFull(t *testing.T) {
 	e := newEnv(t)
 	os.Mkdir(e.state, 0o700)
 	e.writeConfig(t, "")
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount -t tmpfs -o size=4k tmpfs "$1" && head -c 1M /dev/zero > "$1/fill" 2>/dev/null; exec "$0" "$2"`,
+	// The tmpfs goes on a private bind mount of the state directory in a
+	// new mount namespace, so it never reaches this machine's mounts.
+	// unshare's default (--propagation private) would remount / instead,
+	// which fails where / is not a mount point (a chroot): "cannot change
+	// root filesystem propagation: Invalid argument". Where the directory's
+	// mount is shared, the bind mount itself propagates back here (the
+	// tmpfs does not): undo it once the daemon is gone.
+	t.Cleanup(func() {
+		if err := unix.Unmount(e.state, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			t.Errorf("cannot unmount the bind mount that reached %s: %v", e.state, err)
+		}
+	})
+	cmd := exec.Command("unshare", "--mount", "--propagation", "unchanged", "sh", "-c",
+		`mount --bind "$1" "$1" && mount --make-private "$1" && mount -t tmpfs -o size=4k tmpfs "$1" || exit
+		head -c 1M /dev/zero > "$1/fill" 2>/dev/null; exec "$0" "$2"`,
 		filepath.Join(bin, "secmon-daemon"), e.state, e.config)
 	d := launch(t, cmd)
-	d.notify.waitFor("READY=1")
+	d.notify.waitFor("READY=1", d)
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0}`)
 	var status *event.Event

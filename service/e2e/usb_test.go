@@ -46,13 +46,7 @@ func startUSBDaemon(t *testing.T, e *env, present ...string) *usbBed {
 	// SIGTERM to the testbed is SIGTERM to the daemon, and it exits
 	// with the daemon's status: launch's clean-up holds it to exit 0.
 	d := launch(t, cmd, "GORACE=atexit_sleep_ms=0")
-	exited := make(chan error, 1)
-	go func() {
-		err := <-d.done
-		exited <- err
-		d.done <- err
-	}()
-	d.notify.waitFor("READY=1", exited)
+	d.notify.waitFor("READY=1", d)
 	return &usbBed{d, stdin}
 }
 
