@@ -178,7 +178,7 @@ func TestSocketActivation(t *testing.T) {
 	os.WriteFile(f, nil, 0o644)
 	s.until(pathIs(f))
 	d.notify.waitFor("WATCHDOG=1")
-	if !strings.Contains(d.stderr.String(), "socket_activated=true") {
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "socket_activated=true") }) {
 		t.Fatalf("daemon did not report using the inherited socket:\n%s", d.stderr.String())
 	}
 }
@@ -287,7 +287,7 @@ func TestUserModeWatchesHome(t *testing.T) {
 	// No session bus: secmon must not autolaunch one (dbus-launch would
 	// leave a private dbus-daemon behind and write ~/.dbus).
 	d := startDaemon(t, []string{"--user", "--print"}, "HOME="+home, "XDG_RUNTIME_DIR="+runtime, "XDG_STATE_HOME="+filepath.Join(dir, "state"), "DBUS_SESSION_BUS_ADDRESS=")
-	if _, err := os.Stat(filepath.Join(home, ".dbus")); err == nil || !strings.Contains(d.stderr.String(), "D-Bus off") {
+	if _, err := os.Stat(filepath.Join(home, ".dbus")); err == nil || !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "D-Bus off") }) {
 		t.Errorf("without a session bus, D-Bus must be off and nothing autolaunched (~/.dbus: %v); stderr:\n%s", err, d.stderr.String())
 	}
 	socket := filepath.Join(runtime, "secmon", "secmon.sock")

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
@@ -59,7 +61,7 @@ func TestStateDirectoryFull(t *testing.T) {
 	f := filepath.Join(e.tree, "still-seen")
 	os.WriteFile(f, nil, 0o644)
 	s.until(pathIs(f))
-	if !strings.Contains(d.stderr.String(), "cannot reserve event sequence numbers") {
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "cannot reserve event sequence numbers") }) {
 		t.Errorf("no log line about the state directory:\n%s", d.stderr.String())
 	}
 }
@@ -81,7 +83,7 @@ func TestNoJournalIsAnEvent(t *testing.T) {
 	if ev := got[len(got)-1]; ev.Metadata["state"] != "unavailable" || !strings.Contains(ev.Description, "standard error") {
 		t.Fatalf("got %+v, want the journal unavailable and where events go instead", ev)
 	}
-	if !strings.Contains(d.stderr.String(), `"monitor":"journal"`) {
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), `"monitor":"journal"`) }) {
 		t.Errorf("events are not on standard error:\n%s", d.stderr.String())
 	}
 }
