@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -14,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // probe is the loaded eBPF side: programs attached, the ring buffer open.
@@ -26,29 +26,15 @@ type probe struct {
 	missing []string
 }
 
-// Linux capability numbers (linux/capability.h).
-const (
-	capNetAdmin = 12
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
-)
-
-// effectiveCaps reads CapEff of this process.
+// effectiveCaps is this thread's effective capability set (the daemon's
+// threads share one).
 func effectiveCaps() (uint64, bool) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData // version 3: two 32-bit halves
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return 0, false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
-			v, err := strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
+	return uint64(data[0].Effective) | uint64(data[1].Effective)<<32, true
 }
 
 // missingCaps names what tracing programs (and, with cgroups, the bind and
@@ -60,15 +46,15 @@ func missingCaps(cgroup bool) []string {
 	}
 	has := func(c uint) bool { return caps&(1<<c) != 0 }
 	var miss []string
-	if !has(capSysAdmin) {
-		if !has(capBPF) {
+	if !has(unix.CAP_SYS_ADMIN) {
+		if !has(unix.CAP_BPF) {
 			miss = append(miss, "CAP_BPF")
 		}
-		if !has(capPerfmon) {
+		if !has(unix.CAP_PERFMON) {
 			miss = append(miss, "CAP_PERFMON")
 		}
 	}
-	if cgroup && !has(capNetAdmin) {
+	if cgroup && !has(unix.CAP_NET_ADMIN) {
 		miss = append(miss, "CAP_NET_ADMIN")
 	}
 	return miss
