@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -40,9 +39,6 @@ type Conn struct {
 	fd  int
 	seq uint32
 }
-
-// soNetnsCookie is SO_NETNS_COOKIE (Linux 5.14), missing from x/sys/unix.
-const soNetnsCookie = 71
 
 // Dial opens a sock_diag socket in the network namespace at netns (a path
 // such as /run/netns/NAME or /proc/PID/ns/net), or in the caller's when
@@ -97,14 +93,12 @@ func inNetns(path string, fn func() error) error {
 func (c *Conn) Close() error { return unix.Close(c.fd) }
 
 // NetnsCookie is the cookie of the socket's network namespace, which eBPF's
-// bpf_get_netns_cookie gives in cgroup programs.
+// bpf_get_netns_cookie gives in cgroup programs (SO_NETNS_COOKIE, Linux
+// 5.14; its number differs between architectures).
 func (c *Conn) NetnsCookie() (uint64, error) {
-	var v uint64
-	l := uint32(8)
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(c.fd), unix.SOL_SOCKET, soNetnsCookie,
-		uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&l)), 0)
-	if e != 0 {
-		return 0, fmt.Errorf("cannot read the network namespace cookie: %w", e)
+	v, err := unix.GetsockoptUint64(c.fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the network namespace cookie: %w", err)
 	}
 	return v, nil
 }
@@ -142,73 +136,133 @@ func (c *Conn) Listeners() ([]Socket, error) {
 	return all, nil
 }
 
-// inet_diag_req_v2 and inet_diag_msg (linux/inet_diag.h).
-const (
-	reqLen  = 56
-	msgLen  = 72
-	nlHdr   = unix.SizeofNlMsghdr
-	nlAlign = 4
-)
-
 func (c *Conn) dump(family, proto uint8, states uint32) ([]Socket, error) {
 	c.seq++
-	req := make([]byte, nlHdr+reqLen)
-	ne := binary.NativeEndian
-	ne.PutUint32(req[0:], uint32(len(req)))
-	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(req[8:], c.seq)
-	req[nlHdr] = family
-	req[nlHdr+1] = proto
-	ne.PutUint32(req[nlHdr+4:], states)
-	if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	// write, not sendto: an unconnected netlink socket sends to the kernel.
+	if _, err := unix.Write(c.fd, request(c.seq, family, proto, states)); err != nil {
 		return nil, fmt.Errorf("cannot ask sock_diag: %w", err)
 	}
-	name := map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}[proto]
-	var out []Socket
+	r := reply{seq: c.seq, proto: protoName[proto]}
 	buf := make([]byte, 64*1024)
 	for {
-		n, _, err := unix.Recvfrom(c.fd, buf, 0)
+		n, from, err := unix.Recvfrom(c.fd, buf, 0)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
 			return nil, fmt.Errorf("cannot read sock_diag: %w", err)
 		}
-		for b := buf[:n]; len(b) >= nlHdr; {
-			l := int(ne.Uint32(b[0:]))
-			typ := ne.Uint16(b[4:])
-			seq := ne.Uint32(b[8:])
-			if l < nlHdr || l > len(b) {
-				return nil, errors.New("cannot read sock_diag: truncated message")
-			}
-			body := b[nlHdr:l]
-			b = b[min((l+nlAlign-1)&^(nlAlign-1), len(b)):]
-			if seq != c.seq {
-				continue
-			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if len(body) >= 4 {
-					if errno := int32(ne.Uint32(body)); errno != 0 {
-						return nil, fmt.Errorf("cannot dump sockets: %w", unix.Errno(-errno))
-					}
-				}
-				return out, nil
-			case unix.SOCK_DIAG_BY_FAMILY:
-				if len(body) < msgLen {
-					continue
-				}
-				if s, ok := parseMsg(body, name); ok {
-					out = append(out, s)
-				}
-			}
+		if n == 0 {
+			return nil, errors.New("cannot read sock_diag: the socket was shut down before the dump ended")
+		}
+		// Only the kernel answers a dump (port 0); sending to another
+		// process's netlink socket needs CAP_NET_ADMIN, but that is no
+		// reason to believe one.
+		if nl, ok := from.(*unix.SockaddrNetlink); ok && nl.Pid != 0 {
+			continue
+		}
+		done, err := r.add(buf[:n])
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return r.socks, nil
 		}
 	}
 }
 
+// The wire format (linux/netlink.h, linux/inet_diag.h): a datagram holds
+// netlink messages, each a 16-byte header (length, type, flags, seq, port)
+// and a body, padded to 4 bytes. A dump's answer is SOCK_DIAG_BY_FAMILY
+// messages with an inet_diag_msg body over one or more datagrams, ended by
+// NLMSG_DONE, or NLMSG_ERROR on failure.
+const (
+	nlHdr   = unix.SizeofNlMsghdr // 16
+	nlAlign = 4
+	reqLen  = 56 // struct inet_diag_req_v2
+	msgLen  = 72 // struct inet_diag_msg, without attributes
+)
+
+var protoName = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
+
+// request is a dump request for the sockets of one family and protocol in
+// the states given (a bit mask of TCP states).
+func request(seq uint32, family, proto uint8, states uint32) []byte {
+	req := make([]byte, nlHdr+reqLen)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	ne.PutUint32(req[8:], seq)
+	// inet_diag_req_v2: sdiag_family, sdiag_protocol, idiag_ext, pad,
+	// idiag_states, then an inet_diag_sockid of zeros (any socket).
+	req[nlHdr] = family
+	req[nlHdr+1] = proto
+	ne.PutUint32(req[nlHdr+4:], states)
+	return req
+}
+
+// reply collects the answer to the dump with sequence number seq.
+type reply struct {
+	seq   uint32
+	proto string
+	socks []Socket
+}
+
+// add takes one datagram of the answer; done says the dump is over.
+// Messages of another sequence number (an earlier, abandoned dump) are
+// skipped; a message whose length runs past the datagram is an error.
+func (r *reply) add(dgram []byte) (done bool, err error) {
+	ne := binary.NativeEndian
+	for b := dgram; len(b) > 0; {
+		if len(b) < nlHdr {
+			return false, errors.New("cannot read sock_diag: truncated message header")
+		}
+		l := int(ne.Uint32(b[0:]))
+		typ := ne.Uint16(b[4:])
+		seq := ne.Uint32(b[8:])
+		if l < nlHdr || l > len(b) {
+			return false, fmt.Errorf("cannot read sock_diag: message length %d in %d bytes", l, len(b))
+		}
+		body := b[nlHdr:l]
+		b = b[min((l+nlAlign-1)&^(nlAlign-1), len(b)):]
+		if seq != r.seq {
+			continue
+		}
+		switch typ {
+		case unix.NLMSG_DONE:
+			// Its body, when there is one, is the dump's result: a
+			// negative errno if it failed midway.
+			if len(body) >= 4 {
+				if errno := int32(ne.Uint32(body)); errno < 0 {
+					return true, fmt.Errorf("cannot dump sockets: %w", unix.Errno(-errno))
+				}
+			}
+			return true, nil
+		case unix.NLMSG_ERROR:
+			// struct nlmsgerr: a negative errno, then the request's header.
+			if len(body) < 4 {
+				return true, errors.New("cannot read sock_diag: truncated error message")
+			}
+			if errno := int32(ne.Uint32(body)); errno != 0 {
+				return true, fmt.Errorf("cannot dump sockets: %w", unix.Errno(-errno))
+			}
+			return true, nil // an acknowledgement: nothing (more) to list
+		case unix.SOCK_DIAG_BY_FAMILY:
+			if len(body) < msgLen {
+				return false, fmt.Errorf("cannot read sock_diag: a socket of %d bytes, want %d", len(body), msgLen)
+			}
+			if s, ok := parseMsg(body, r.proto); ok {
+				r.socks = append(r.socks, s)
+			}
+		}
+	}
+	return false, nil
+}
+
+// parseMsg reads an inet_diag_msg: family, state, timer, retrans, then the
+// inet_diag_sockid (ports big-endian, addresses, interface, cookie), then
+// expires, rqueue, wqueue, uid and inode.
 func parseMsg(m []byte, proto string) (Socket, bool) {
 	ne := binary.NativeEndian
 	family := m[0]
