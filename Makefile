@@ -30,10 +30,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pantheros/secmon/service/internal/version.Version=$(VERSION) \
            -X github.com/pantheros/secmon/notifier/internal/notifier.Version=$(VERSION)
 
-BINARIES := secmon-daemon secmon-client
-ifneq ($(wildcard notifier/cmd/secmon-notifier),)
-BINARIES += secmon-notifier
-endif
+BINARIES := secmon-daemon secmon-client secmon-notifier
 MANPAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 
 .PHONY: all build man install test bench clean

@@ -1,5 +1,5 @@
-# secmon as a Nix package: secmon-daemon, secmon-client and (once it is in
-# the tree) secmon-notifier, with what `make install` lays out for a
+# secmon as a Nix package: secmon-daemon, secmon-client and
+# secmon-notifier, with what `make install` lays out for a
 # distribution: systemd units, the D-Bus policy, activation file and
 # interface, man pages, shell completions, the journal catalog and the
 # notifier's desktop entry.
@@ -54,7 +54,6 @@ let
     else
       builtins.head (builtins.match ''var Version = "(.*)"'' versionLine);
 
-  hasNotifier = builtins.pathExists ../notifier/cmd/secmon-notifier;
 in
 buildSecmon {
   pname = if runTests then "secmon-tests" else "secmon";
@@ -85,19 +84,20 @@ buildSecmon {
   # (or set lib.fakeHash here and copy the hash `nix build` reports).
   vendorHash = "sha256-xvm09zabAlxTOmi97f5fc7HErxaYHnilfln+uxb0IV8=";
 
-  subPackages = [
-    "service/cmd/secmon-daemon"
-    "service/cmd/secmon-client"
-  ]
   # The notifier has no cgo; outside Nix it is built with CGO_ENABLED=0 so
   # the one binary runs on any distribution. Here it links against the same
   # glibc as everything else, so it is built like the others.
-  ++ lib.optional hasNotifier "notifier/cmd/secmon-notifier";
+  subPackages = [
+    "service/cmd/secmon-daemon"
+    "service/cmd/secmon-client"
+    "notifier/cmd/secmon-notifier"
+  ];
 
   ldflags = [
     "-s"
     "-w"
     "-X github.com/pantheros/secmon/service/internal/version.Version=${baseVersion + versionSuffix}"
+    "-X github.com/pantheros/secmon/notifier/internal/notifier.Version=${baseVersion + versionSuffix}"
   ];
 
   # cgo stays on (buildGoModule's default on Linux): the USB monitor links
@@ -193,6 +193,7 @@ buildSecmon {
     done
 
     install -Dm0644 data/secmon.example.toml "$out/share/doc/secmon/secmon.example.toml"
+    install -Dm0644 data/notifier.example.toml "$out/share/doc/secmon/notifier.example.toml"
     install -Dm0644 README.md "$out/share/doc/secmon/README.md"
   '';
 
