@@ -1,6 +1,8 @@
 // Command secmon-daemon is secmon's system daemon: it watches the machine and
-// serves each event on its JSON-lines socket and to the journal.
-// See secmon-daemon -help and the README.
+// serves each event on its JSON-lines socket, to the journal, and on the
+// system bus as org.pantheros.Secmon (the Event signal the notifier follows,
+// and a replay method). See secmon-daemon -help, secmon-dbus(7) and the
+// README.
 package main
 
 import (
