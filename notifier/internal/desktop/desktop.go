@@ -115,14 +115,6 @@ func New(o Options) *Desktop {
 // Events delivers actions, closes and server arrivals.
 func (d *Desktop) Events() <-chan Event { return d.events }
 
-// Markup says whether the server renders body markup (so bodies are sent
-// escaped, see Body).
-func (d *Desktop) Markup() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.markup
-}
-
 // Run keeps a session bus connection until ctx ends.
 func (d *Desktop) Run(ctx context.Context) error {
 	defer close(d.done)

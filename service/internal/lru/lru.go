@@ -39,12 +39,6 @@ func New[K comparable, V any](max int) *Cache[K, V] {
 	return c
 }
 
-// Len is how many entries are held.
-func (c *Cache[K, V]) Len() int { return len(c.items) }
-
-// Max is the bound given to New.
-func (c *Cache[K, V]) Max() int { return c.max }
-
 // Get returns the value of k and makes k the newest.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
 	n, ok := c.items[k]

@@ -23,4 +23,10 @@ func (k Kind) String() string {
 }
 
 // Tracked is the number of addresses held.
-func (d *Detector) Tracked() int { return d.addrs.Len() }
+func (d *Detector) Tracked() int {
+	n := 0
+	for range d.addrs.All() {
+		n++
+	}
+	return n
+}
