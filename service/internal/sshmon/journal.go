@@ -87,8 +87,18 @@ func (w *Watcher) followJournal(ctx context.Context, ready func()) error {
 	if err := j.SeekTail(); err != nil {
 		return fmt.Errorf("cannot seek to the end of the journal: %w", err)
 	}
-	if _, err := j.Previous(); err != nil {
+	n, err := j.Previous()
+	if err != nil {
 		return fmt.Errorf("cannot seek to the end of the journal: %w", err)
+	}
+	if n == 0 {
+		// No sshd entry yet. Left at the tail, sd-journal would start a
+		// file that appears later (rotation, the flush to /var/log/journal)
+		// at its last entry and skip the others (systemd#9934): from the
+		// head, every sshd entry is one this run has not seen.
+		if err := j.SeekHead(); err != nil {
+			return fmt.Errorf("cannot seek to the start of the journal: %w", err)
+		}
 	}
 	w.log.Debug("following the journal", "directory", w.journalDir)
 	ready()

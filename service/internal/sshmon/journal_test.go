@@ -100,3 +100,38 @@ func TestJournal(t *testing.T) {
 		})
 	}
 }
+
+// Every entry of a journal file that appears after start is read (journald
+// rotating, a new boot), not only its last: eight failures written into a
+// new file are eight SshLoginFailed and one SshBruteForce.
+func TestJournalNewFile(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		history []sshmontest.Entry // in an older file, before start
+	}{
+		{"empty directory", nil},
+		{"older file without sshd", []sshmontest.Entry{{"MESSAGE": "booted", "SYSLOG_IDENTIFIER": "kernel", "_PID": "1"}}},
+		{"older file with sshd", []sshmontest.Entry{sshmontest.SSHD("Accepted password for root from 198.51.100.99 port 1 ssh2")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := sshmontest.NewJournal(t)
+			if tc.history != nil {
+				j.AppendTo(t, "system@old.journal", tc.history...)
+			}
+			cfg := defaults()
+			cfg.JournalDirectory = j.Dir
+			m := start(t, cfg)
+
+			var failures []sshmontest.Entry
+			for i := range 8 {
+				failures = append(failures, sshmontest.SSHD(fmt.Sprintf("Failed password for bob from 192.0.2.50 port %d ssh2", 50000+i)))
+			}
+			failures = append(failures, sshmontest.SSHD("Accepted publickey for alice from 192.0.2.51 port 4 ssh2: "+fp))
+			j.AddFile(t, "system.journal", failures...)
+			got := m.until(fromIP("192.0.2.51"))
+			if count(got, event.SshLoginFailed) != 8 || count(got, event.SshBruteForce) != 1 || len(got) != 10 {
+				t.Fatalf("got %s\nwant eight SshLoginFailed from 192.0.2.50, one SshBruteForce and alice's login", describe(got))
+			}
+		})
+	}
+}

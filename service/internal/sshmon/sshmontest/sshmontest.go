@@ -64,6 +64,29 @@ func NewJournal(t testing.TB) *Journal {
 // appends to the same file).
 func (j *Journal) Append(t testing.TB, entries ...Entry) {
 	t.Helper()
+	j.AppendTo(t, "sshd.journal", entries...)
+}
+
+// AddFile makes a new journal file Dir/name (ending in .journal) holding
+// the entries, all at once: written beside the directory and renamed into
+// it, as journald's rotation and the flush to /var/log/journal make a file
+// appear with entries already in it.
+func (j *Journal) AddFile(t testing.TB, name string, entries ...Entry) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(j.Dir), "incoming")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	(&Journal{Dir: tmp, remote: j.remote}).AppendTo(t, name, entries...)
+	if err := os.Rename(filepath.Join(tmp, name), filepath.Join(j.Dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AppendTo writes the entries, in order, to the journal file Dir/name,
+// which must end in .journal; a name not used before makes a new file.
+func (j *Journal) AppendTo(t testing.TB, name string, entries ...Entry) {
+	t.Helper()
 	var export bytes.Buffer
 	for _, e := range entries {
 		if _, ok := e["__REALTIME_TIMESTAMP"]; !ok {
@@ -89,7 +112,7 @@ func (j *Journal) Append(t testing.TB, entries ...Entry) {
 		}
 		export.WriteString("\n")
 	}
-	cmd := exec.Command(j.remote, "--compress=no", "-o", filepath.Join(j.Dir, "sshd.journal"), "-")
+	cmd := exec.Command(j.remote, "--compress=no", "-o", filepath.Join(j.Dir, name), "-")
 	cmd.Stdin = &export
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
