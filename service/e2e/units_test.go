@@ -160,11 +160,16 @@ func TestUnitsMatchTheDaemon(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Type=notify", "BusName=" + secmondbus.BusName, "Restart=on-failure", "StateDirectory=secmon",
-		"RuntimeDirectory=secmon", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only",
+		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only",
 	} {
 		if !strings.Contains(service, "\n"+want+"\n") {
 			t.Errorf("secmon.service lacks %q", want)
 		}
+	}
+	// The socket unit owns /run/secmon: a RuntimeDirectory= would chown
+	// it and the socket to the service's user at every start.
+	if strings.Contains(service, "\nRuntimeDirectory=") {
+		t.Error("secmon.service has RuntimeDirectory=: the socket's owner would change when the service starts")
 	}
 	if !regexp.MustCompile(`\nWatchdogSec=\d+s\n`).MatchString(service) {
 		t.Error("secmon.service has no WatchdogSec=")

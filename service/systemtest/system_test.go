@@ -86,7 +86,6 @@ func TestSystem(t *testing.T) {
 	})
 
 	run("socket owner", func(t *testing.T) {
-		t.Skip("issue 13 point 8: RuntimeDirectory= hands the socket to secmon when the service starts")
 		// The socket unit's SocketUser/SocketGroup/SocketMode, whatever
 		// the service did when it started.
 		if got := strings.TrimSpace(m.must("stat", "-c", "%U:%G %a", "/run/secmon/secmon.sock")); got != "root:secmon 660" {
