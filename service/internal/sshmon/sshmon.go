@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -48,6 +47,10 @@ import (
 // journaldSocket exists while journald runs: without it nothing new reaches
 // the journal, and the auth log is read instead.
 var journaldSocket = "/run/systemd/journal/socket"
+
+// systemJournalDirs hold journald's files, persistent and volatile, one
+// directory per machine id.
+var systemJournalDirs = []string{"/var/log/journal", "/run/log/journal"}
 
 // authLogs are tried in order when no auth_log is configured.
 var authLogs = []string{"/var/log/auth.log", "/var/log/secure"}
@@ -159,31 +162,37 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 }
 
 // Limitation says, once Ready, why sshd's entries may not be seen, or "":
-// the journal could not be opened, the auth log does not exist (yet), or an
-// ordinary user reads the system journal, where other users' entries are
-// visible only to members of systemd-journal, adm or wheel.
+// the journal could not be opened, the auth log does not exist (yet), or
+// the system journal's files cannot be read, where other users' entries
+// are (sd-journal then silently reads only the caller's own).
 func (w *Watcher) Limitation() string {
 	switch {
 	case w.missing:
 		return w.authLog + " does not exist; waiting for it"
 	case w.noJournal:
 		return "the journal cannot be opened, reading " + w.authLog
-	case !w.journal || w.journalDir != "" || os.Geteuid() == 0:
+	case !w.journal || w.journalDir != "":
 		return ""
 	}
-	gids, _ := os.Getgroups()
-	for _, name := range []string{"systemd-journal", "adm", "wheel"} {
-		g, err := user.LookupGroup(name)
-		if err != nil {
-			continue
-		}
-		for _, gid := range append(gids, os.Getegid()) {
-			if strconv.Itoa(gid) == g.Gid {
+	// Decided by trying, not from uid and groups: CAP_DAC_READ_SEARCH (as
+	// secmon.service gives) or an ACL lets a process read them too.
+	var denied error
+	for _, dir := range systemJournalDirs {
+		files, _ := filepath.Glob(filepath.Join(dir, "*", "system.journal"))
+		for _, name := range files {
+			f, err := os.Open(name)
+			if err == nil {
+				f.Close()
 				return ""
 			}
+			denied = err
 		}
 	}
-	return "not root nor in group systemd-journal, adm or wheel: sshd's journal entries are not visible"
+	if denied == nil {
+		return "" // no system journal file (yet) to try
+	}
+	return "cannot read the system journal (" + denied.Error() + "): sshd's journal entries are not visible " +
+		"(root, group systemd-journal, adm or wheel, or CAP_DAC_READ_SEARCH can read it)"
 }
 
 // report turns one parsed message into events. at is when sshd logged it;
