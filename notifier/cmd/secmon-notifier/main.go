@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/pantheros/secmon/notifier/internal/notifier"
+	"github.com/pantheros/secmon/notifier/internal/sdlog"
 )
 
 func main() {
@@ -22,7 +23,7 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "secmon-notifier:", err)
+	fmt.Fprintln(os.Stderr, sdlog.Prefix(os.Stderr, sdlog.Err)+"secmon-notifier:", err)
 	var ue *notifier.UsageError
 	if errors.As(err, &ue) {
 		os.Exit(2)

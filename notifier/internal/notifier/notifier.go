@@ -29,6 +29,7 @@ import (
 	"github.com/pantheros/secmon/notifier/internal/follow"
 	"github.com/pantheros/secmon/notifier/internal/incident"
 	"github.com/pantheros/secmon/notifier/internal/present"
+	"github.com/pantheros/secmon/notifier/internal/sdlog"
 	"github.com/pantheros/secmon/notifier/internal/seqstate"
 	"github.com/pantheros/secmon/notifier/internal/severity"
 )
@@ -95,7 +96,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return &UsageError{fmt.Errorf("-log-level: %w", err)}
 		}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(sdlog.NewHandler(stderr, &slog.HandlerOptions{Level: level}))
 	a := newApp(cfg, log, *statePath)
 	if cfgErr != nil {
 		log.Error("configuration refused; using the defaults", "err", cfgErr)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/pantheros/secmon/service/internal/daemon"
+	"github.com/pantheros/secmon/service/internal/sdlog"
 )
 
 func main() {
@@ -23,7 +24,9 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "secmon-daemon:", err)
+	// An error for journalctl -p err when systemd runs it (a refused
+	// ExecReload check, a failed start).
+	fmt.Fprintln(os.Stderr, sdlog.Prefix(os.Stderr, sdlog.Err)+"secmon-daemon:", err)
 	var ue *daemon.UsageError
 	if errors.As(err, &ue) {
 		os.Exit(2)

@@ -31,6 +31,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/render"
 	"github.com/pantheros/secmon/service/internal/replaystore"
+	"github.com/pantheros/secmon/service/internal/sdlog"
 	"github.com/pantheros/secmon/service/internal/seqstore"
 	"github.com/pantheros/secmon/service/internal/version"
 )
@@ -139,7 +140,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	level := new(slog.LevelVar)
 	level.Set(slogLevel(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(sdlog.NewHandler(stderr, &slog.HandlerOptions{Level: level}))
 	d := &daemon{cfg: cfg, flags: f, log: log, level: level, stdout: stdout, stderr: stderr}
 	return d.run(ctx)
 }
