@@ -166,6 +166,13 @@ func TestUnitsMatchTheDaemon(t *testing.T) {
 			t.Errorf("secmon.service lacks %q", want)
 		}
 	}
+	// A reload checks the file first (with ExecStart's flags), so a bad
+	// one fails systemctl reload instead of being refused silently.
+	start := regexp.MustCompile(`(?m)^ExecStart=(.*)$`).FindStringSubmatch(service)
+	reload := regexp.MustCompile(`(?m)^ExecReload=(.*)$`).FindAllStringSubmatch(service, -1)
+	if start == nil || len(reload) != 2 || reload[0][1] != start[1]+" --check" || reload[1][1] != "/bin/kill -HUP $MAINPID" {
+		t.Errorf("secmon.service: ExecReload= %q, want %q then the HUP", reload, start[1]+" --check")
+	}
 	// The socket unit owns /run/secmon: a RuntimeDirectory= would chown
 	// it and the socket to the service's user at every start.
 	if strings.Contains(service, "\nRuntimeDirectory=") {
