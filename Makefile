@@ -1,6 +1,6 @@
 # secmon: build, render the man pages, install.
 #   make                      binaries in build/, man pages in build/man/ (BUILD=dir to change)
-#   make install PREFIX=/usr DESTDIR=/tmp/pkg
+#   make install PREFIX=/usr DESTDIR=/tmp/pkg   (copies what make built: no Go needed then)
 #   make test                 the README's test command
 #   make bench                the benchmark suite: writes BENCHMARKS.md (BENCHFLAGS=-quick for a short
 #                             try); needs strace, inotify-tools and dbus, and root for all of it
@@ -51,7 +51,11 @@ $(BUILD)/man/%: man/%.scd
 	@mkdir -p $(BUILD)/man
 	$(SCDOC) < $< > $@
 
-install: all
+# install copies what make built, so `sudo make install` and a packaging
+# step of its own need no Go: it builds the binaries only when one is
+# missing (the man pages are ordinary file targets).
+BUILT := $(addprefix $(BUILD)/,$(BINARIES))
+install: $(if $(filter-out $(wildcard $(BUILT)),$(BUILT)),build) man
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(BINARIES)) $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)

@@ -24,6 +24,12 @@ func TestMakeInstallLayout(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
+	// Once built, installing again needs no Go (sudo make install, a
+	// packaging step of its own): a GO that does not exist must not matter.
+	again := exec.Command("make", "-C", "../..", "install", "DESTDIR="+t.TempDir(), "PREFIX=/usr", "VERSION=9.9.9-test", "BUILD="+build, "GO=/nonexistent/go")
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Errorf("make install after make, without Go: %v\n%s", err, out)
+	}
 	var got []string
 	filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
