@@ -141,7 +141,7 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 		if dw.Attribution() != "fanotify" {
 			state, sev = "degraded", event.Medium
 			reason = "watching " + strings.Join(dev.globs, ", ") + "; openers named by a /proc scan, which misses short-lived ones" +
-				" (fanotify needs CAP_SYS_ADMIN; other users' programs need CAP_SYS_PTRACE)"
+				" (" + dw.NoFanotify() + "; other users' programs need CAP_SYS_PTRACE)"
 		}
 		d.emit(status(dev.kind.Name, state, sev, reason))
 	}

@@ -71,6 +71,7 @@ type Watcher struct {
 	ready   chan struct{}
 	fd      int
 	fan     *fan              // nil: no CAP_SYS_ADMIN, inotify and /proc only
+	fanErr  error             // why fan is nil
 	byWD    map[int32]string  // inotify watch → node or directory
 	byKey   map[string]string // fanotify file handle → node
 	dirs    map[string]bool   // directories watched for new nodes
@@ -116,6 +117,15 @@ func (w *Watcher) Attribution() string {
 	return "procfs"
 }
 
+// NoFanotify says, once Ready, why openers are not named by fanotify (the
+// capability missing, or the call refused and by what), or "" when they are.
+func (w *Watcher) NoFanotify() string {
+	if w.fan != nil || w.fanErr == nil {
+		return ""
+	}
+	return w.fanErr.Error()
+}
+
 // Ready is closed once Run watches the nodes present at start.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
@@ -147,6 +157,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 			fn.read(fanCh, stop, w.procs.Lookup)
 		}()
 	} else {
+		w.fanErr = err
 		w.log.Debug("naming openers from /proc", "why", err)
 	}
 

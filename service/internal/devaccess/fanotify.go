@@ -48,8 +48,15 @@ func newFan() (*fan, error) {
 		return nil, errors.New("fanotify would not name the opener without CAP_SYS_ADMIN")
 	}
 	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_REPORT_FID|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_LARGEFILE)
+	if errors.Is(err, unix.EPERM) {
+		// The capability is there (checked above), so something else
+		// refused the call: in practice a seccomp filter.
+		return nil, fmt.Errorf("cannot start fanotify: fanotify_init: %w although CAP_SYS_ADMIN is effective; "+
+			"a seccomp filter probably denies it (systemd's SystemCallFilter=, or a container's: "+
+			"systemd-nspawn needs --system-call-filter='fanotify_init fanotify_mark')", err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot start fanotify: %w", err)
+		return nil, fmt.Errorf("cannot start fanotify: fanotify_init: %w", err)
 	}
 	return &fan{fd: fd, f: os.NewFile(uintptr(fd), "fanotify")}, nil
 }
