@@ -434,8 +434,6 @@ func TestSystem(t *testing.T) {
 	})
 
 	run("replay after kill -9", func(t *testing.T) {
-		t.Skip("waiting for issue 14 point 9: the replay ring is saved only at a clean stop, so after kill -9 " +
-			"a replay jumps over the killed run's events without an EventsDropped notice")
 		before := m.lastSeq()
 		for i := range 3 {
 			m.must("touch", fmt.Sprintf("/etc/ssh/systest-crash-%d", i))
