@@ -390,6 +390,34 @@ func TestSystem(t *testing.T) {
 		bruteForce(t, got, "127.0.0.4", 6)
 	})
 
+	run("logger -t sshd as an ordinary user is no login", func(t *testing.T) {
+		// What any local user can write: sshd's words under sshd's tag.
+		// journald records that bob's logger wrote them.
+		bobUID := strings.TrimSpace(m.must("id", "-u", "bob"))
+		after := m.lastSeq()
+		m.must(as("bob", "sh", "-c", `for i in 1 2 3 4 5; do logger -t sshd "Failed password for root from 203.0.113.9 port $i ssh2"; done
+			logger -t sshd "Accepted password for root from 203.0.113.9 port 22 ssh2"`)...)
+		keyLogin("127.0.0.6") // a real login after them: everything before it was read
+		got := m.events(after, 60*time.Second, "SshLogin from 127.0.0.6", untilLogin("127.0.0.6"))
+		spoofed := 0
+		for _, e := range got {
+			switch {
+			case e.EventType.Type == "SshLogSpoofed":
+				spoofed++
+				// journald names logger's comm only if it could read it
+				// before logger exited; the uid it always has.
+				if e.Details.Metadata["sender_uid"] != bobUID || e.Details.Severity != "Medium" {
+					t.Errorf("spoofed entry %s: want bob's (uid %s), Medium", e, bobUID)
+				}
+			case strings.Contains(e.Path, "203.0.113.9") || e.Details.Metadata["remote_ip"] == "203.0.113.9":
+				t.Errorf("a forged entry was believed: %s", e)
+			}
+		}
+		if spoofed != 6 {
+			t.Errorf("%d SshLogSpoofed events, want 6 (one per forged line)", spoofed)
+		}
+	})
+
 	run("group secmon on the socket", func(t *testing.T) {
 		out, err := m.run(context.Background(), as("bob", "secmon-client", "-json", "-replay-after", "0", "-count", "1")...)
 		if err == nil || !strings.Contains(out, "permission denied") {

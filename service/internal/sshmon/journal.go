@@ -184,8 +184,13 @@ func (w *Watcher) journalEntry(j *sdjournal.Journal) {
 	if s := (sender{comm: field("_COMM"), exe: field("_EXE"), uid: field("_UID"), unit: field("_SYSTEMD_UNIT")}); !s.isSSHD() {
 		// SYSLOG_IDENTIFIER is the sender's own claim: logger -t sshd
 		// writes any text under it. Only journald's fields say who
-		// wrote an entry, and they say it was not sshd.
-		w.spoofed(at, field("SYSLOG_IDENTIFIER"), s, msg)
+		// wrote an entry, and they say it was not root's sshd. sshd's
+		// own per-session process runs as the user and logs the
+		// session's end ("Disconnected from user …"), never a login or
+		// a refusal: only those are imitations worth a word.
+		if e.Kind == sshlog.Accepted || e.Kind.IsFailure() {
+			w.spoofed(at, field("SYSLOG_IDENTIFIER"), s, msg)
+		}
 		return
 	}
 	var proc *event.Process

@@ -65,6 +65,10 @@ func TestJournal(t *testing.T) {
 				// sshd's name, but not root: not sshd either
 				sshmontest.Entry{"MESSAGE": "Accepted password for root from 203.0.113.10 port 22 ssh2",
 					"SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/home/mallory/sshd", "_UID": "1000", "_PID": "10"},
+				// sshd's per-session process runs as the user: the end
+				// of a session is not an imitation, nor anything else.
+				sshmontest.Entry{"MESSAGE": "Disconnected from user alice 192.0.2.10 port 52144",
+					"SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/usr/sbin/sshd", "_UID": "1000", "_PID": "11", "_SYSTEMD_UNIT": "session-4.scope"},
 				sshmontest.SSHD("Accepted password for root from 192.0.2.80 port 4 ssh2"),
 			)
 			j.Append(t, failures...)
