@@ -45,7 +45,7 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
 
-	inUse := w.mock.waitCall("camera in use", func(c notifyCall) bool { return c.Summary == "Camera in use" })
+	inUse := w.mock.waitCall("camera in use", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "Camera in use by ") })
 	wantBody := "cam-opener (pid " + pid + ") opened " + w.camera
 	if !strings.Contains(inUse.Body, wantBody) {
 		t.Errorf("body %q does not name the program: want %q", inUse.Body, wantBody)
@@ -53,8 +53,8 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	if u, ok := inUse.urgency(); !ok || u != 2 {
 		t.Errorf("urgency %v (present %v), want 2 (critical) for a High event", u, ok)
 	}
-	if inUse.Icon != "camera-web" || inUse.AppName != present.AppName || inUse.ReplacesID != 0 {
-		t.Errorf("icon %q, app name %q, replaces_id %d; want camera-web, %q, 0", inUse.Icon, inUse.AppName, inUse.ReplacesID, present.AppName)
+	if inUse.Icon != "camera-web-symbolic" || inUse.AppName != present.AppName || inUse.ReplacesID != 0 {
+		t.Errorf("icon %q, app name %q, replaces_id %d; want camera-web-symbolic, %q, 0", inUse.Icon, inUse.AppName, inUse.ReplacesID, present.AppName)
 	}
 	if !slices.Equal(inUse.Actions, []string{"default", "Details"}) {
 		t.Errorf("actions %q: the default (Details) only; a mute must never hide a camera in use", inUse.Actions)
@@ -70,11 +70,11 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	stdin.Close()
 	cmd.Wait()
 	defer func() { t.Logf("calls:%s", summaries(w.mock.calls())) }()
-	released := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera released" })
+	released := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera no longer in use" })
 	if released.ReplacesID != inUse.ID {
 		t.Fatalf("the release has replaces_id %d, want %d (the in-use notification):%s", released.ReplacesID, inUse.ID, summaries(w.mock.calls()))
 	}
-	if !strings.Contains(released.Body, "cam-opener (pid "+pid+")") || !strings.Contains(released.Body, "released after") {
+	if !strings.Contains(released.Body, "cam-opener (pid "+pid+")") || !strings.Contains(released.Body, " for ") {
 		t.Errorf("release body %q", released.Body)
 	}
 	if u, _ := released.urgency(); u != 1 {
@@ -100,7 +100,7 @@ func TestStormIsOneNotificationWithTheCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w.mock.waitCall("the storm's full count", func(c notifyCall) bool { return strings.Contains(c.Body, strconv.Itoa(count)+" changes") })
+	w.mock.waitCall("the storm's full count", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, strconv.Itoa(count)+" changes") })
 	// Nothing of the storm can still be waiting once an event made after
 	// it is shown: the notifier handles events in order.
 	sentinel := filepath.Join(w.tree, ".ssh", "authorized_keys")
@@ -110,7 +110,7 @@ func TestStormIsOneNotificationWithTheCount(t *testing.T) {
 
 	var storm []notifyCall
 	for _, c := range w.mock.calls() {
-		if strings.Contains(c.Body, filepath.Join(w.tree, "f")) || strings.Contains(c.Summary, "file changes under "+w.tree) {
+		if strings.Contains(c.Body, filepath.Join(w.tree, "f")) || strings.Contains(c.Summary, "changes in test tree") {
 			storm = append(storm, c)
 		}
 	}
@@ -119,7 +119,7 @@ func TestStormIsOneNotificationWithTheCount(t *testing.T) {
 	}
 	t.Logf("storm calls:%s", summaries(storm))
 	last := storm[len(storm)-1]
-	if !strings.Contains(last.Summary, strconv.Itoa(count)+" file changes") || !strings.Contains(last.Body, strconv.Itoa(count)+" created") {
+	if !strings.HasPrefix(last.Summary, strconv.Itoa(count)+" changes") || !strings.Contains(last.Body, strconv.Itoa(count)+" created") {
 		t.Errorf("last storm notification %q / %q does not carry the count %d", last.Summary, last.Body, count)
 	}
 	for _, c := range storm[1:] {
@@ -144,7 +144,7 @@ func TestMuteStopsThatType(t *testing.T) {
 	}
 	w.mock.invoke(shown.ID, "mute")
 	w.mock.waitCall("the muted notice", func(c notifyCall) bool {
-		return strings.HasPrefix(c.Summary, "Muted: ") && strings.Contains(c.Body, "FileCreate under "+w.tree)
+		return strings.HasPrefix(c.Summary, "Muted: ") && strings.Contains(c.Body, "new files under "+w.tree)
 	})
 
 	b := filepath.Join(w.tree, "second")
@@ -152,7 +152,7 @@ func TestMuteStopsThatType(t *testing.T) {
 	// An event after it, not muted: once it is shown, the muted one has
 	// been handled.
 	os.Remove(a)
-	w.mock.waitCall("the unmuted delete", func(c notifyCall) bool { return strings.Contains(c.Body, "Deleted "+a) })
+	w.mock.waitCall("the unmuted delete", func(c notifyCall) bool { return strings.Contains(c.Body, a+" was deleted") })
 	for _, c := range w.mock.calls() {
 		if strings.Contains(c.Body, b) {
 			t.Fatalf("a muted FileCreate was shown: %q / %q", c.Summary, c.Body)
@@ -245,7 +245,7 @@ func TestDaemonRestartLosesNothing(t *testing.T) {
 			continue
 		}
 		var k int
-		if _, err := fmt.Sscanf(c.Body, "%d changes", &k); err == nil {
+		if _, err := fmt.Sscanf(c.Summary, "%d changes", &k); err == nil {
 			if k > 3 {
 				t.Errorf("%d changes counted, but 3 files were created: %q", k, c.Body)
 			}
@@ -340,7 +340,7 @@ func TestFoldedStormIsCountedInFull(t *testing.T) {
 		}
 	}
 	w.mock.waitCall("the whole storm counted", func(c notifyCall) bool {
-		return strings.Contains(c.Body, strconv.Itoa(count)+" changes")
+		return strings.HasPrefix(c.Summary, strconv.Itoa(count)+" changes")
 	})
 	if !strings.Contains(n.out.String(), "unfolded a storm") {
 		t.Errorf("the daemon folded nothing (no EventsCoalesced), so this test proved less than it should")
@@ -419,9 +419,9 @@ func TestRestartShowsWhatCameMeanwhile(t *testing.T) {
 
 	n = w.startNotifier("")
 	following(n)
-	w.mock.waitCall("the camera use, on its own", func(c notifyCall) bool { return c.Summary == "Camera in use" })
+	w.mock.waitCall("the camera use, on its own", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "Camera in use by ") })
 	summary := w.mock.waitCall("the summary", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "While you were away:") })
-	if !strings.Contains(summary.Body, "FileCreate 2") {
+	if !strings.Contains(summary.Body, "2 new files") {
 		t.Errorf("summary %q / %q does not count the two new files", summary.Summary, summary.Body)
 	}
 	for _, c := range w.mock.calls()[shownBefore:] {
@@ -477,7 +477,7 @@ func TestCameraNoticeSurvivesRestarts(t *testing.T) {
 	following(n)
 	who := "cam-opener (pid " + pid + ") opened " + w.camera
 	first := w.mock.waitCall("camera in use, at start", func(c notifyCall) bool {
-		return c.Summary == "Camera in use" && strings.Contains(c.Body, who)
+		return strings.HasPrefix(c.Summary, "Camera in use by ") && strings.Contains(c.Body, who)
 	})
 	if slices.Contains(first.Actions, "mute") {
 		t.Errorf("a camera in use offers Mute: %q", first.Actions)
@@ -486,11 +486,11 @@ func TestCameraNoticeSurvivesRestarts(t *testing.T) {
 	w.mock.stop()
 	w.mock = startMock(t, w.session)
 	w.mock.waitCall("camera in use, on the new server", func(c notifyCall) bool {
-		return c.Summary == "Camera in use" && strings.Contains(c.Body, who)
+		return strings.HasPrefix(c.Summary, "Camera in use by ") && strings.Contains(c.Body, who)
 	})
 
 	release()
-	got := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera released" })
+	got := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera no longer in use" })
 	if !strings.Contains(got.Body, "cam-opener (pid "+pid+")") || got.ReplacesID == 0 {
 		t.Errorf("release %q (replaces %d): want the program named, in place of the notice", got.Body, got.ReplacesID)
 	}

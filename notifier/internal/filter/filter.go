@@ -46,6 +46,9 @@ type Held struct {
 	Why    string
 	Count  int
 	ByType map[string]int
+	// After is the seq just before the first event held, for
+	// secmon-client --replay-after.
+	After uint64
 }
 
 type use struct {
@@ -129,6 +132,9 @@ func (f *Filter) count(v Verdict, key incident.MuteKey, e secmondbus.Event, now 
 	default:
 		return
 	}
+	if e.Seq > 0 && (h.Count == 0 || e.Seq-1 < h.After) {
+		h.After = e.Seq - 1
+	}
 	h.Count++
 	if h.ByType == nil {
 		h.ByType = map[string]int{}
@@ -181,10 +187,11 @@ func (f *Filter) Due(now time.Time) []Held {
 		}
 		h := byWhat[m.what]
 		if h == nil {
-			h = &Held{Why: m.held.Why, ByType: map[string]int{}}
+			h = &Held{Why: m.held.Why, ByType: map[string]int{}, After: m.held.After}
 			byWhat[m.what] = h
 			order = append(order, m.what)
 		}
+		h.After = min(h.After, m.held.After)
 		h.Count += m.held.Count
 		for t, n := range m.held.ByType {
 			h.ByType[t] += n
@@ -195,7 +202,7 @@ func (f *Filter) Due(now time.Time) []Held {
 		out = append(out, *byWhat[w])
 	}
 	if f.quiet.Count > 0 && !now.Before(f.quietEnd) {
-		out = append(out, Held{Why: "during quiet hours", Count: f.quiet.Count, ByType: f.quiet.ByType})
+		out = append(out, Held{Why: "during quiet hours", Count: f.quiet.Count, ByType: f.quiet.ByType, After: f.quiet.After})
 		f.quiet = Held{}
 	}
 	return out

@@ -71,8 +71,11 @@ type Incident struct {
 	Types  []string
 	// Severity is the highest seen.
 	Severity severity.Level
-	// Openers names who opened a device, in order, without repeats.
-	Openers []string
+	// Openers names who opened a device, in order, without repeats;
+	// OpenerDetails holds each one's event details (for naming its
+	// application).
+	Openers       []string
+	OpenerDetails []map[string]string
 	// Released is set when the device's last opener closed it.
 	Released bool
 	// Mutes are the (type, source) pairs "Mute" should cover.
@@ -232,6 +235,7 @@ func (inc *Incident) take(e secmondbus.Event, now time.Time) {
 			inc.Released = false
 			if w := Opener(e); !slices.Contains(inc.Openers, w) {
 				inc.Openers = append(inc.Openers, w)
+				inc.OpenerDetails = append(inc.OpenerDetails, e.Details)
 			}
 		} else {
 			inc.Released = true

@@ -293,7 +293,7 @@ func (a *app) due(now time.Time) {
 	}
 	for _, h := range a.filter.Due(now) {
 		a.heldN++
-		a.show("held-"+strconv.Itoa(a.heldN), a.style.Held(h.Why, h.Count, h.ByType, now), nil)
+		a.show("held-"+strconv.Itoa(a.heldN), a.style.Held(h.Why, h.After, h.Count, h.ByType, now), nil)
 	}
 	if at := a.absentAt(); !at.IsZero() && !now.Before(at) {
 		a.warned = true
@@ -323,7 +323,7 @@ func (a *app) item(it follow.Item) {
 	case it.Coalesced != nil:
 		c := it.Coalesced
 		a.handedOn(c.LastSeq)
-		a.show("coalesced-"+strconv.FormatUint(c.FirstSeq, 10), a.style.Coalesced(c.Count, c.ByType, now), nil)
+		a.show("coalesced-"+strconv.FormatUint(c.FirstSeq, 10), a.style.Coalesced(c.FirstSeq-1, c.Count, c.ByType, now), nil)
 	case it.Status != nil:
 		a.status(*it.Status, now)
 	case it.InUse != nil:

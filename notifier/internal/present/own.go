@@ -14,18 +14,11 @@ const AppName = "Security monitor"
 // Labels of the actions a notification offers.
 const (
 	LabelDetails = "Details"
+	LabelUnmute  = "Unmute"
 )
 
 // MuteLabel labels the action that mutes an incident for d.
-func MuteLabel(d time.Duration) string {
-	switch {
-	case d == time.Hour:
-		return "Mute for 1 hour"
-	case d%time.Hour == 0:
-		return fmt.Sprintf("Mute for %d hours", d/time.Hour)
-	}
-	return "Mute for " + Duration(d)
-}
+func MuteLabel(d time.Duration) string { return "Mute for " + Duration(d) }
 
 // Status lines for the service manager (sd_notify STATUS=, shown by
 // systemctl --user status secmon-notifier).
@@ -46,14 +39,14 @@ func (s Style) ConfigRefused(err error) Note {
 	return s.Problem("secmon-notifier: configuration refused, using the defaults", err)
 }
 
-// MuteScope names, for people, what muting with these keys covers ("FileCreate
-// under /etc; SshLoginFailed from 192.0.2.7"): Muted and the held-events note
-// show it.
+// MuteScope names, for people, what muting with these keys covers ("new
+// files under /etc; failed SSH logins from 192.0.2.7"): Muted and the
+// held-events note show it.
 func MuteScope(mutes []incident.MuteKey) string {
 	var parts []string
 	seen := map[string]bool{}
 	for _, m := range mutes {
-		s := m.Type + " " + sourceWords(m.Source)
+		s := noun(m.Type, 2) + " " + sourceWords(m.Source)
 		if !seen[s] {
 			seen[s] = true
 			parts = append(parts, s)
@@ -65,6 +58,7 @@ func MuteScope(mutes []incident.MuteKey) string {
 // sourceWords words an incident source ("watch:/etc", "program:firefox").
 func sourceWords(src string) string {
 	kind, v, _ := strings.Cut(src, ":")
+	v = text(v)
 	switch kind {
 	case "watch":
 		return "under " + v
@@ -76,6 +70,15 @@ func sourceWords(src string) string {
 		return "for USB device " + v
 	case "port":
 		return "on port " + v
+	case "monitor":
+		if m := monitors[v]; m != "" {
+			return "about " + m
+		}
+		return "about " + v
+	case "device":
+		return "of " + v
+	case "path":
+		return "about " + v
 	}
 	return "for " + v
 }

@@ -22,8 +22,8 @@ func TestMuteLabel(t *testing.T) {
 	}{
 		{time.Hour, "Mute for 1 hour"},
 		{3 * time.Hour, "Mute for 3 hours"},
-		{30 * time.Minute, "Mute for 30 min"},
-		{90 * time.Minute, "Mute for 1 h 30 min"},
+		{30 * time.Minute, "Mute for 30 minutes"},
+		{90 * time.Minute, "Mute for 1 hour 30 minutes"},
 	} {
 		if got := present.MuteLabel(tt.d); got != tt.want {
 			t.Errorf("MuteLabel(%v) = %q, want %q", tt.d, got, tt.want)
@@ -38,12 +38,12 @@ func TestMuteScope(t *testing.T) {
 		want  string
 	}{
 		{"none", nil, ""},
-		{"a watch", []incident.MuteKey{{Type: "FileCreate", Source: "watch:/etc"}}, "FileCreate under /etc"},
-		{"a program, twice", []incident.MuteKey{{Type: "CameraAccess", Source: "program:firefox"}, {Type: "CameraAccess", Source: "program:firefox"}}, "CameraAccess by firefox"},
+		{"a watch", []incident.MuteKey{{Type: "FileCreate", Source: "watch:/etc"}}, "new files under /etc"},
+		{"a program, twice", []incident.MuteKey{{Type: "CameraAccess", Source: "program:firefox"}, {Type: "CameraAccess", Source: "program:firefox"}}, "camera uses by firefox"},
 		{"an address and a port", []incident.MuteKey{{Type: "SshLoginFailed", Source: "address:192.0.2.7"}, {Type: "NetworkListen", Source: "port:4444"}},
-			"SshLoginFailed from 192.0.2.7; NetworkListen on port 4444"},
-		{"a USB device", []incident.MuteKey{{Type: "UsbDeviceInserted", Source: "usb:046d:c52b"}}, "UsbDeviceInserted for USB device 046d:c52b"},
-		{"an unknown kind", []incident.MuteKey{{Type: "CustomMessage", Source: "other:x"}}, "CustomMessage for x"},
+			"failed SSH logins from 192.0.2.7; listening ports on port 4444"},
+		{"a USB device", []incident.MuteKey{{Type: "UsbDeviceInserted", Source: "usb:046d:c52b"}}, "USB devices plugged in for USB device 046d:c52b"},
+		{"an unknown kind", []incident.MuteKey{{Type: "CustomMessage", Source: "other:x"}}, "messages for x"},
 	} {
 		if got := present.MuteScope(tt.mutes); got != tt.want {
 			t.Errorf("%s: MuteScope = %q, want %q", tt.name, got, tt.want)
@@ -53,8 +53,8 @@ func TestMuteScope(t *testing.T) {
 
 // The notifier's own notes and status lines, as golden text.
 func TestOwnWordsGolden(t *testing.T) {
-	st := present.Style{Location: time.UTC}
 	at := time.Date(2025, 9, 25, 14, 30, 45, 0, time.UTC)
+	st := present.Style{Location: time.UTC, Now: func() time.Time { return at }}
 	inUse := st.Incident(feed(ev("CameraAccess", "High", "/dev/video0", "", map[string]string{"comm": "firefox", "pid": "4242"}, 0)))
 	notes := []struct {
 		name string
@@ -64,17 +64,18 @@ func TestOwnWordsGolden(t *testing.T) {
 		{"DaemonBack", st.DaemonBack(at)},
 		{"Denied", st.Denied(at)},
 		{"ConfigRefused", st.ConfigRefused(errors.New("notifier.toml:3:1: key min_severity: unknown severity \"Severe\""))},
-		{"Muted", st.Muted(inUse, "CameraAccess by firefox", at.Add(time.Hour))},
-		{"Held", st.Held("while muted (CameraAccess by firefox)", 3, map[string]int{"CameraAccess": 2, "CameraReleased": 1}, at)},
-		{"Coalesced", st.Coalesced(790, map[string]uint32{"FileCreate": 780, "FileModify": 10}, at)},
+		{"Muted", st.Muted(inUse, "camera uses by firefox", at.Add(time.Hour))},
+		{"Held", st.Held("while muted (new files under /etc)", 811, 3, map[string]int{"FileCreate": 2, "FileDelete": 1}, at)},
+		{"Away", st.Away(811, 12, map[string]int{"FileCreate": 10, "UsbDeviceRemoved": 1, "NetworkListen": 1}, at)},
+		{"Coalesced", st.Coalesced(811, 790, map[string]uint32{"FileCreate": 780, "FileModify": 10}, at)},
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "AppName: %s\nLabelDetails: %s\nMuteLabel(1h): %s\n", present.AppName, present.LabelDetails, present.MuteLabel(time.Hour))
+	fmt.Fprintf(&b, "AppName: %s\nLabelDetails: %s\nLabelUnmute: %s\nMuteLabel(1h): %s\n", present.AppName, present.LabelDetails, present.LabelUnmute, present.MuteLabel(time.Hour))
 	fmt.Fprintf(&b, "StatusStarting: %s\nStatusWaiting: %s\nStatusDenied: %s\nStatusFollowing(42): %s\n",
 		present.StatusStarting, present.StatusWaiting, present.StatusDenied, present.StatusFollowing(42))
 	for _, n := range notes {
-		fmt.Fprintf(&b, "\n== %s\nsummary: %s\nbody: %q\nicon: %s\nurgency: %d\nresident: %v\n",
-			n.name, n.n.Summary, n.n.Body, n.n.Icon, n.n.Urgency, n.n.Resident)
+		fmt.Fprintf(&b, "\n== %s\nsummary: %s\nbody:\n  %s\nicon: %s  material: %s  urgency: %d  resident: %v\n",
+			n.name, n.n.Summary, strings.ReplaceAll(n.n.Body, "\n", "\n  "), n.n.Icon, n.n.Material, n.n.Urgency, n.n.Resident)
 	}
 	golden(t, "testdata/own.golden", b.String())
 }
