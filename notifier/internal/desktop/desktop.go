@@ -82,6 +82,7 @@ type Desktop struct {
 	n        notify.Notifier // nil while not connected
 	serverUp bool
 	markup   bool
+	material bool // the server draws image-path "material:<name>"
 	ids      map[string]uint32
 	keys     map[uint32]string
 	pending  map[string]held
@@ -216,6 +217,7 @@ func (d *Desktop) arrived(ctx context.Context, n notify.Notifier) {
 	d.mu.Lock()
 	d.serverUp = true
 	d.markup = rendersMarkup(info.Name, caps)
+	d.material = drawsMaterial(info.Name)
 	d.mu.Unlock()
 	d.flushLocked()
 	d.send.Unlock()
@@ -262,7 +264,7 @@ func (d *Desktop) show(key string, n present.Note, actions []Action) error {
 		return errors.New("no notification server: held until one appears")
 	}
 	d.mu.Lock()
-	markup := d.markup
+	markup, material := d.markup, d.material
 	d.mu.Unlock()
 	note := notify.Notification{
 		AppName: d.o.AppName, ReplacesID: id, AppIcon: n.Icon, Summary: n.Summary, Body: Body(n.Body, markup),
@@ -274,6 +276,11 @@ func (d *Desktop) show(key string, n present.Note, actions []Action) error {
 	}
 	if n.Category != "" {
 		note.Hints["category"] = dbus.MakeVariant(n.Category)
+	}
+	if material && n.Material != "" {
+		// DankMaterialShell draws a Material Symbols icon for it; other
+		// servers would look for a file of that name.
+		note.Hints["image-path"] = dbus.MakeVariant("material:" + n.Material)
 	}
 	if n.Resident {
 		note.ExpireTimeout = notify.ExpireTimeoutNever
@@ -404,6 +411,14 @@ func rendersMarkup(name string, caps []string) bool {
 		return true
 	}
 	return slices.Contains(caps, "body-markup")
+}
+
+// drawsMaterial tells whether a server draws the image-path hint
+// "material:<icon name>" as a Material Symbols icon: DankMaterialShell
+// does (a Quickshell-based shell; it names itself either way).
+func drawsMaterial(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "quickshell") || strings.Contains(n, "dankmaterialshell")
 }
 
 // Body is the plain text s as the body sent to a server that renders

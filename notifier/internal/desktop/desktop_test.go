@@ -214,3 +214,52 @@ func TestHeldNotesAreEscapedForTheServerThatShowsThem(t *testing.T) {
 		t.Fatalf("on a server that shows text as it is: %+v", cs)
 	}
 }
+
+// DankMaterialShell gets the Material Symbols icon as the image-path hint
+// "material:<name>"; another server, which would look for a file of that
+// name, gets none.
+func TestMaterialIconOnlyForDankMaterialShell(t *testing.T) {
+	for _, tt := range []struct {
+		server string
+		want   string
+	}{
+		{"DankMaterialShell", "material:videocam"},
+		{"mock-notify", ""},
+	} {
+		t.Run(tt.server, func(t *testing.T) {
+			bus := dbustest.StartSession(t)
+			startMock(t, bus)
+			conn := bus.Conn(t)
+			if tt.server != "mock-notify" {
+				if err := conn.Object(desktop.ServerName, path).Call(mock+".AddMethod", 0, "org.freedesktop.Notifications", "GetServerInformation", "", "ssss",
+					`ret = ("`+tt.server+`", "AvengeMedia", "1.0", "1.2")`).Err; err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := desktop.New(desktop.Options{
+				Connect: func(opts ...dbus.ConnOption) (*dbus.Conn, error) { return dbus.Connect(bus.Address(), opts...) },
+				AppName: "Security monitor",
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { d.Run(ctx); close(done) }()
+			t.Cleanup(func() { cancel(); <-done })
+			event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+			if err := d.Show("cam", present.Note{Summary: "Camera in use by Firefox", Body: "b", Icon: "camera-web-symbolic", Material: "videocam"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			var raw []struct {
+				T    uint64
+				Args []dbus.Variant
+			}
+			if err := conn.Object(desktop.ServerName, path).Call(mock+".GetMethodCalls", 0, "Notify").Store(&raw); err != nil || len(raw) != 1 {
+				t.Fatalf("Notify calls %v (%v)", raw, err)
+			}
+			hints := raw[0].Args[6].Value().(map[string]dbus.Variant)
+			got, _ := hints["image-path"].Value().(string)
+			if got != tt.want || raw[0].Args[2].Value().(string) != "camera-web-symbolic" {
+				t.Errorf("image-path %q, icon %v; want %q and camera-web-symbolic", got, raw[0].Args[2].Value(), tt.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	secmondbus "github.com/pantheros/secmon/dbus"
+	"github.com/pantheros/secmon/notifier/internal/appname"
 	"github.com/pantheros/secmon/notifier/internal/config"
 	"github.com/pantheros/secmon/notifier/internal/desktop"
 	"github.com/pantheros/secmon/notifier/internal/details"
@@ -172,7 +173,8 @@ type away struct {
 const saveEvery = time.Second
 
 func newApp(cfg *config.Config, log *slog.Logger, statePath string) *app {
-	st := present.Style{Urgency: map[string]present.Urgency{}, Icon: map[string]string{}}
+	st := present.Style{Urgency: map[string]present.Urgency{}, Icon: map[string]string{},
+		AppName: appname.New(appname.DefaultDirs()).Name}
 	for t, o := range cfg.Types {
 		if o.Urgency != nil {
 			st.Urgency[t] = *o.Urgency
