@@ -158,6 +158,31 @@ func TestMuteStopsThatType(t *testing.T) {
 			t.Fatalf("a muted FileCreate was shown: %q / %q", c.Summary, c.Body)
 		}
 	}
+
+	// Unmute, on the Muted notice, ends it at once and says what it held.
+	muted := w.mock.waitCall("the muted notice", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "Muted: ") })
+	if !slices.Contains(muted.Actions, "unmute") {
+		t.Fatalf("no unmute action on the Muted notice: %q", muted.Actions)
+	}
+	w.mock.invoke(muted.ID, "unmute")
+	w.mock.waitCall("the held count", func(c notifyCall) bool {
+		return strings.HasPrefix(c.Summary, "1 notification not shown while muted") && strings.Contains(c.Body, "1 new file")
+	})
+	w.mock.waitCall("notifications back", func(c notifyCall) bool { return c.Summary == "Notifications are back" && c.ReplacesID == muted.ID })
+	d := filepath.Join(w.tree, "third")
+	os.WriteFile(d, nil, 0o644)
+	third := w.mock.waitCall("a new file, after unmuting", func(c notifyCall) bool { return strings.Contains(c.Body, d) })
+
+	// secmon-notifier --unmute ends every mute of the running notifier.
+	w.mock.invoke(third.ID, "mute")
+	w.mock.waitCall("muted again", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "Muted: ") && c.ReplacesID == third.ID })
+	cli := exec.Command(filepath.Join(bin, "secmon-notifier"), "--unmute")
+	cli.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+w.session.Address())
+	out, err := cli.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ended 1 mute") {
+		t.Fatalf("secmon-notifier --unmute: %v\n%s", err, out)
+	}
+	w.mock.waitCall("notifications back again", func(c notifyCall) bool { return c.Summary == "Notifications are back" && c.ReplacesID == third.ID })
 }
 
 // The Details action runs the configured argv with the event's seq, and a

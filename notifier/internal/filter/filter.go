@@ -13,6 +13,7 @@
 package filter
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -103,7 +104,7 @@ func (f *Filter) decide(e secmondbus.Event, key incident.MuteKey, now time.Time)
 	if o, ok := f.cfg.Types[e.Type]; ok && o.MinSeverity != nil {
 		min = *o.MinSeverity
 	}
-	if f.cfg.MutedTypes[e.Type] || lvl < min {
+	if f.cfg.MutedTypes[e.Type] || lvl < min || expected(e) {
 		return Excluded
 	}
 	if m := f.mutes[key]; m != nil && now.Before(m.until) {
@@ -140,6 +141,43 @@ func (f *Filter) count(v Verdict, key incident.MuteKey, e secmondbus.Event, now 
 		h.ByType = map[string]int{}
 	}
 	h.ByType[e.Type]++
+}
+
+// expected says whether e reports a state that is expected, not a
+// problem: a monitor running, or unavailable where it cannot be (no
+// journald in a container, no udev), or turned off in the configuration.
+// The daemon's status and journal say so; a popup would only alarm.
+func expected(e secmondbus.Event) bool {
+	if e.Type != secmondbus.TypeMonitorStatus {
+		return false
+	}
+	switch e.Details["state"] {
+	case "running", "unavailable", "disabled", "off":
+		return true
+	}
+	return false
+}
+
+// Unmute ends the mutes of keys (all mutes when keys is nil) at now and
+// returns what they held back, as Due does.
+func (f *Filter) Unmute(keys []incident.MuteKey, now time.Time) []Held {
+	for k, m := range f.mutes {
+		if keys == nil || slices.Contains(keys, k) {
+			m.until = now
+		}
+	}
+	return f.Due(now)
+}
+
+// Muting counts the mutes on at now, one per Mute call's what.
+func (f *Filter) Muting(now time.Time) int {
+	whats := map[string]bool{}
+	for _, m := range f.mutes {
+		if now.Before(m.until) {
+			whats[m.what] = true
+		}
+	}
+	return len(whats)
 }
 
 // Mute holds back keys until until; what names them for the summary.

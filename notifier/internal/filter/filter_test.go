@@ -47,6 +47,12 @@ min_severity = "Critical"
 		{ev("NetworkListen", "High", "", nil), filter.Excluded},
 		{ev("UsbDeviceRemoved", "Critical", "", nil), filter.Excluded},
 		{ev("SomethingNew", "Severe", "", nil), filter.Show}, // unknown severity counts as Medium
+		// Expected states are not popups; problems are.
+		{ev("MonitorStatus", "Medium", "", map[string]string{"monitor": "journal", "state": "unavailable"}), filter.Excluded},
+		{ev("MonitorStatus", "Medium", "", map[string]string{"monitor": "usb", "state": "disabled"}), filter.Excluded},
+		{ev("MonitorStatus", "Low", "", map[string]string{"monitor": "camera", "state": "running"}), filter.Excluded},
+		{ev("MonitorStatus", "Medium", "", map[string]string{"monitor": "camera", "state": "degraded"}), filter.Show},
+		{ev("MonitorStatus", "High", "", map[string]string{"monitor": "filesystem", "state": "failed"}), filter.Show},
 	} {
 		if got := filter.New(cfg).Check(tt.e, noon); got != tt.want {
 			t.Errorf("%s %s: %v, want %v", tt.e.Type, tt.e.Severity, got, tt.want)
@@ -137,5 +143,35 @@ func TestReleaseFollowsAccess(t *testing.T) {
 	}
 	if got := f.Due(noon.Add(time.Hour)); len(got) != 1 || got[0].Count != 2 {
 		t.Fatalf("held: %+v, want the access and its release", got)
+	}
+}
+
+// Unmuting ends a mute at once and hands back what it held; other mutes
+// stay.
+func TestUnmute(t *testing.T) {
+	f := filter.New(config.Defaults())
+	a := ev("FileCreate", "Medium", "/etc/x", map[string]string{"watch": "/etc"})
+	b := ev("FileCreate", "Medium", "/home/x", map[string]string{"watch": "/home"})
+	ka := incident.MuteKey{Type: "FileCreate", Source: incident.Source(a)}
+	kb := incident.MuteKey{Type: "FileCreate", Source: incident.Source(b)}
+	f.Mute([]incident.MuteKey{ka}, "new files under /etc", noon.Add(time.Hour))
+	f.Mute([]incident.MuteKey{kb}, "new files under /home", noon.Add(time.Hour))
+	a.Seq = 7
+	if v := f.Check(a, noon); v != filter.Muted {
+		t.Fatalf("muted: %v", v)
+	}
+	held := f.Unmute([]incident.MuteKey{ka}, noon.Add(time.Minute))
+	if len(held) != 1 || held[0].Count != 1 || held[0].After != 6 {
+		t.Fatalf("held %+v, want one event after seq 6", held)
+	}
+	if v := f.Check(a, noon.Add(2*time.Minute)); v != filter.Show {
+		t.Errorf("after Unmute: %v, want show", v)
+	}
+	if v := f.Check(b, noon.Add(2*time.Minute)); v != filter.Muted || f.Muting(noon.Add(2*time.Minute)) != 1 {
+		t.Errorf("the other mute ended too: %v", v)
+	}
+	f.Unmute(nil, noon.Add(3*time.Minute))
+	if f.Muting(noon.Add(3*time.Minute)) != 0 {
+		t.Error("Unmute(nil) left a mute on")
 	}
 }

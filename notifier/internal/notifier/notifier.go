@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	secmondbus "github.com/pantheros/secmon/dbus"
 	"github.com/pantheros/secmon/notifier/internal/appname"
 	"github.com/pantheros/secmon/notifier/internal/config"
+	"github.com/pantheros/secmon/notifier/internal/control"
 	"github.com/pantheros/secmon/notifier/internal/desktop"
 	"github.com/pantheros/secmon/notifier/internal/details"
 	"github.com/pantheros/secmon/notifier/internal/filter"
@@ -59,6 +61,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "", "override log_level (debug, info, warn, error)")
 	statePath := fs.String("state", seqstate.DefaultPath(), "file keeping the last event seq handed on, so a restart shows what came meanwhile; \"\" to keep none")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	unmute := fs.Bool("unmute", false, "end every mute of the secmon-notifier running in this session, and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: secmon-notifier [flags]\n\nShows secmon's events as desktop notifications. See the README, \"Desktop notifications\".\n\n")
 		fs.PrintDefaults()
@@ -74,6 +77,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, "secmon-notifier", version())
+		return nil
+	}
+	if *unmute {
+		out, err := control.Unmute(ctx, control.Options{})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, out)
 		return nil
 	}
 	explicit := false
@@ -129,6 +140,8 @@ type shown struct {
 	count int
 	mutes []incident.MuteKey
 	what  string
+	// muted holds the keys its Mute action muted, for Unmute.
+	muted []incident.MuteKey
 }
 
 type app struct {
@@ -142,8 +155,9 @@ type app struct {
 	now     func() time.Time
 	problem error
 
-	shown  map[string]*shown
-	order  []string
+	shown   map[string]*shown
+	order   []string
+	control chan control.Request
 	heldN  int
 	notify func(state string) // sd_notify
 
@@ -190,6 +204,7 @@ func newApp(cfg *config.Config, log *slog.Logger, statePath string) *app {
 		desk:      desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log}),
 		now:       time.Now,
 		shown:     map[string]*shown{},
+		control:   make(chan control.Request),
 		notify:    func(s string) { sddaemon.SdNotify(false, s) },
 		statePath: statePath,
 	}
@@ -231,10 +246,11 @@ func (a *app) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	items := make(chan follow.Item, 256)
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { a.follow.Run(ctx, items); done <- struct{}{} }()
 	go func() { a.desk.Run(ctx); done <- struct{}{} }()
-	defer func() { cancel(); <-done; <-done }()
+	go func() { control.Serve(ctx, control.Options{Logger: a.log}, a.control); done <- struct{}{} }()
+	defer func() { cancel(); <-done; <-done; <-done }()
 
 	a.log.Info("starting", "config", a.cfg.Source, "min_severity", a.cfg.MinSeverity.String())
 	a.notify("READY=1\nSTATUS=" + present.StatusStarting)
@@ -258,6 +274,10 @@ func (a *app) run(ctx context.Context) error {
 			a.item(it)
 		case ev := <-a.desk.Events():
 			a.desktopEvent(ev)
+		case req := <-a.control:
+			if req.Unmute {
+				req.Reply <- present.UnmuteReply(a.unmute(nil))
+			}
 		case <-timer.C:
 		}
 		a.due(a.now())
@@ -491,9 +511,38 @@ func (a *app) desktopEvent(ev desktop.Event) {
 		a.tracker.End(s.incID)
 		a.log.Info("muted", "what", s.what, "until", until)
 		s.note = a.style.Muted(s.note, s.what, until)
-		s.mutes = nil
-		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: present.LabelDetails}})
+		s.muted, s.mutes = s.mutes, nil
+		a.show(s.key, s.note, []desktop.Action{{Key: "default", Label: present.LabelDetails}, {Key: "unmute", Label: present.LabelUnmute}})
+	case "unmute":
+		if len(s.muted) > 0 {
+			a.unmute(s.muted)
+		}
 	}
+}
+
+// unmute ends the mutes of keys (every mute when nil), replaces their
+// Muted notices, shows what they held back, and says how many it ended.
+func (a *app) unmute(keys []incident.MuteKey) int {
+	now := a.now()
+	n := a.filter.Muting(now)
+	if keys != nil {
+		n = 1
+	}
+	for _, h := range a.filter.Unmute(keys, now) {
+		a.heldN++
+		a.show("held-"+strconv.Itoa(a.heldN), a.style.Held(h.Why, h.After, h.Count, h.ByType, now), nil)
+	}
+	for _, key := range a.order {
+		s := a.shown[key]
+		if s == nil || len(s.muted) == 0 || keys != nil && !slices.Equal(s.muted, keys) {
+			continue
+		}
+		a.log.Info("unmuted", "what", s.what)
+		s.muted = nil
+		s.note = a.style.Unmuted(s.what, now)
+		a.show(s.key, s.note, nil)
+	}
+	return n
 }
 
 // muteKeys are what muting inc covers: its types for its sources. A device

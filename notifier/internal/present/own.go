@@ -28,6 +28,15 @@ const (
 	StatusDenied   = "secmon-daemon refuses this user its events (not in group secmon?)"
 )
 
+// UnmuteReply is what secmon-notifier --unmute prints: how many mutes it
+// ended.
+func UnmuteReply(n int) string {
+	if n == 0 {
+		return "nothing was muted"
+	}
+	return fmt.Sprintf("ended %d %s: notifications are shown again", n, plural(n, "mute", "mutes"))
+}
+
 // StatusFollowing is the status line while secmon-daemon is followed.
 func StatusFollowing(lastSeq uint64) string {
 	return fmt.Sprintf("following secmon-daemon (last seq %d)", lastSeq)

@@ -65,12 +65,14 @@ func TestOwnWordsGolden(t *testing.T) {
 		{"Denied", st.Denied(at)},
 		{"ConfigRefused", st.ConfigRefused(errors.New("notifier.toml:3:1: key min_severity: unknown severity \"Severe\""))},
 		{"Muted", st.Muted(inUse, "camera uses by firefox", at.Add(time.Hour))},
+		{"Unmuted", st.Unmuted("new files under /etc", at)},
 		{"Held", st.Held("while muted (new files under /etc)", 811, 3, map[string]int{"FileCreate": 2, "FileDelete": 1}, at)},
 		{"Away", st.Away(811, 12, map[string]int{"FileCreate": 10, "UsbDeviceRemoved": 1, "NetworkListen": 1}, at)},
 		{"Coalesced", st.Coalesced(811, 790, map[string]uint32{"FileCreate": 780, "FileModify": 10}, at)},
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "AppName: %s\nLabelDetails: %s\nLabelUnmute: %s\nMuteLabel(1h): %s\n", present.AppName, present.LabelDetails, present.LabelUnmute, present.MuteLabel(time.Hour))
+	fmt.Fprintf(&b, "UnmuteReply(0): %s\nUnmuteReply(2): %s\n", present.UnmuteReply(0), present.UnmuteReply(2))
 	fmt.Fprintf(&b, "StatusStarting: %s\nStatusWaiting: %s\nStatusDenied: %s\nStatusFollowing(42): %s\n",
 		present.StatusStarting, present.StatusWaiting, present.StatusDenied, present.StatusFollowing(42))
 	for _, n := range notes {

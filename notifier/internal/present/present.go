@@ -502,6 +502,20 @@ func (s Style) Muted(n Note, what string, until time.Time) Note {
 	return s.finish(n)
 }
 
+// Unmuted replaces the Muted notice when the user ends the mute; what is
+// MuteScope's, or "" for every mute.
+func (s Style) Unmuted(what string, at time.Time) Note {
+	if what == "" {
+		what = "everything muted"
+	}
+	return s.finish(Note{
+		Summary: "Notifications are back",
+		Body:    "Notifications about " + what + " are shown again since " + s.timeOf(at) + ".",
+		Icon:    iconOK, Material: matOK,
+		Urgency: UrgencyLow,
+	})
+}
+
 // Held reports events that were not shown while muted or in quiet hours
 // (why), the first of them after seq after.
 func (s Style) Held(why string, after uint64, count int, byType map[string]int, at time.Time) Note {
