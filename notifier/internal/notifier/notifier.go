@@ -158,8 +158,8 @@ type app struct {
 	shown   map[string]*shown
 	order   []string
 	control chan control.Request
-	heldN  int
-	notify func(state string) // sd_notify
+	heldN   int
+	notify  func(state string) // sd_notify
 
 	// The last seq handed on, kept in statePath (saved at most once a
 	// second while dirty, and at exit).
