@@ -11,6 +11,21 @@
 # This module adds what only the NixOS configuration knows, as drop-ins: the
 # configuration file, the user and groups, the socket path, and the
 # capabilities of the monitors that are on.
+#
+# An alert handler reads the socket, which is root:<group> 0660: a unit
+# running as nobody is refused ("permission denied"). Give it the group:
+#
+#   systemd.services.secmon-alerts = {
+#     wantedBy = [ "multi-user.target" ];
+#     after = [ "secmon.socket" ];
+#     requires = [ "secmon.socket" ];
+#     script = "${config.services.secmon.package}/bin/secmon-client --json --min-severity High | ${myHandler}/bin/alert-handler";
+#     serviceConfig = {
+#       DynamicUser = true;
+#       SupplementaryGroups = [ config.services.secmon.group ];
+#       Restart = "on-failure";
+#     };
+#   };
 {
   config,
   lib,

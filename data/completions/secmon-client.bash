@@ -19,9 +19,9 @@ _secmon_client() {
         --socket|-socket)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --count|-count|--replay-after|-replay-after)
+        --count|-count|--replay-after|-replay-after|--show|-show)
             return ;;
     esac
-    COMPREPLY=($(compgen -W "--count --json --min-severity --no-color --pretty --replay-after --socket --type --version --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "--count --json --min-severity --no-color --pretty --replay-after --show --socket --type --version --help" -- "$cur"))
 }
 complete -F _secmon_client secmon-client

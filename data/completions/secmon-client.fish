@@ -6,6 +6,7 @@ complete -c secmon-client -l min-severity -x -a 'Low Medium High Critical' -d 'o
 complete -c secmon-client -l no-color -d 'no colours'
 complete -c secmon-client -l pretty -d 'print readable lines even into a pipe'
 complete -c secmon-client -l replay-after -x -d 'first print the kept events with a larger seq'
+complete -c secmon-client -l show -x -d 'show one event in full'
 complete -c secmon-client -l socket -r -F -d 'daemon socket'
 complete -c secmon-client -l type -x -a 'FileCreate FileModify FileDelete FileAccess FileMove FileAttrib CameraAccess CameraReleased MicrophoneAccess MicrophoneReleased SshAccess SshLogin SshLoginFailed SshBruteForce SshLogSpoofed NetworkConnection NetworkListen PortScanDetected UsbDeviceInserted UsbDeviceRemoved CustomMessage EventsDropped MonitorStatus' -d 'only events of this type'
 complete -c secmon-client -l version -d 'print the version and exit'

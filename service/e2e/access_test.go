@@ -52,8 +52,14 @@ func TestSocketGroupMembersOnly(t *testing.T) {
 		t.Fatalf("a member of secmon: %v\n%s", err, out)
 	}
 	out, err := runClient(t, e.socket, nobody, nogroup, nil)
-	if err == nil || !strings.Contains(out, "permission denied") {
-		t.Fatalf("a user outside secmon: err %v, output %q; want permission denied", err, out)
+	if err == nil || !strings.Contains(out, "permission denied") || !strings.Contains(out, "SupplementaryGroups=secmon") || !strings.Contains(out, "usermod -aG secmon") {
+		t.Fatalf("a user outside secmon: err %v, output %q; want permission denied, and what to do", err, out)
+	}
+	// --show, as the notifier's Details runs it: the event in full.
+	show := dbustest.RunAs(t, nobody, nogroup, []int{secmon}, filepath.Join(bin, "secmon-client"), "-socket", e.socket, "-show", "1")
+	show.Env = []string{"PATH=/usr/bin:/bin", "GORACE=atexit_sleep_ms=0"}
+	if out, err := show.CombinedOutput(); err != nil || !strings.Contains(string(out), "Event:       1\n") || !strings.Contains(string(out), "Severity:    ") {
+		t.Fatalf("secmon-client -show 1: %v\n%s", err, out)
 	}
 }
 

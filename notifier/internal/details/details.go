@@ -9,7 +9,10 @@
 // a shell, and a file name must never reach one.
 //
 // Without a configured command it opens a terminal on
-// journalctl -b -o verbose SECMON_SEQ={seq}: the first of
+// secmon-client --show {seq}, which shows the event itself as the daemon
+// keeps it and waits for Enter (journalctl would show nothing to a user
+// outside the journal's groups, or without a journal, and the window would
+// flash and close): the first of
 // xdg-terminal-exec (the proposed standard launcher, on newer systems),
 // foot and alacritty (common under niri), kitty, ghostty, wezterm,
 // x-terminal-emulator (Debian's alternative), gnome-terminal, konsole and
@@ -53,7 +56,7 @@ func Expand(argv []string, v Values) []string {
 }
 
 // Journal is what the default command runs inside the terminal.
-var Journal = []string{"journalctl", "-b", "-o", "verbose", "SECMON_SEQ={seq}"}
+var Journal = []string{"secmon-client", "--show", "{seq}"}
 
 // terminals, in the order tried, with what each needs before a command.
 var terminals = []struct {

@@ -20,9 +20,11 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "secmon-client:", err)
 	var ee *client.ExitError
-	if errors.As(err, &ee) {
+	if !errors.As(err, &ee) || !ee.Shown {
+		fmt.Fprintln(os.Stderr, "secmon-client:", err)
+	}
+	if ee != nil {
 		os.Exit(ee.Code)
 	}
 	os.Exit(1)

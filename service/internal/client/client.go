@@ -13,7 +13,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -25,6 +28,9 @@ import (
 type ExitError struct {
 	Code int
 	Err  error
+	// Shown: the error was already shown to the person (--show on a
+	// terminal, before waiting for a key).
+	Shown bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -67,6 +73,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.json, "json", false, "print JSON lines even on a terminal")
 	fs.BoolVar(&o.pretty, "pretty", false, "print readable lines even into a pipe")
 	fs.BoolVar(&o.noColor, "no-color", false, "no colours (also when NO_COLOR is set)")
+	show := fs.Uint64("show", 0, "show event `N` in full, readably, and on a terminal wait for Enter (the notifier's Details)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -89,6 +96,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		o.minSeverity = s
 	}
 
+	if *show > 0 {
+		return showOne(ctx, o.socket, *show, stdout, stderr)
+	}
 	conn, err := dial(o.socket)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
@@ -195,6 +205,78 @@ func (o *options) copy(ctx context.Context, conn net.Conn, stdout, stderr io.Wri
 	}
 }
 
+// showWait bounds how long --show waits for an event that has not come.
+const showWait = 5 * time.Second
+
+// showOne shows event n in full. Run from a notification's Details, it is
+// the only window the person sees: on a terminal it waits for Enter after
+// the event or the error, so the window does not flash and close.
+func showOne(ctx context.Context, socket string, n uint64, stdout, stderr io.Writer) error {
+	err := findAndShow(ctx, socket, n, stdout)
+	if !render.IsTerminal(os.Stdin) || !render.IsTerminal(stdout) {
+		if err != nil {
+			return &ExitError{Code: 1, Err: err}
+		}
+		return nil
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "secmon-client:", err)
+	}
+	fmt.Fprint(stdout, "\nPress Enter to close.")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return &ExitError{Code: 1, Err: err, Shown: true}
+	}
+	return nil
+}
+
+func findAndShow(ctx context.Context, socket string, n uint64, stdout io.Writer) error {
+	conn, err := dial(socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	req, _ := json.Marshal(map[string]uint64{"replay_after": n - 1})
+	if _, err := conn.Write(append(req, '\n')); err != nil {
+		return fmt.Errorf("cannot send request: %w", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(showWait))
+	gone := fmt.Errorf("event %d is no longer kept by secmon-daemon (it keeps the latest replay_buffer events); the journal may have it: journalctl SECMON_SEQ=%d -o verbose", n, n)
+	r := bufio.NewReaderSize(conn, 64<<10)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("secmon-daemon sent no event %d within %v: it has not happened yet", n, showWait)
+			}
+			return fmt.Errorf("cannot read from the daemon: %w", err)
+		}
+		var e event.Event
+		if json.Unmarshal(line, &e) != nil || e.Type == "" {
+			var m struct{ Error string }
+			if json.Unmarshal(line, &m) == nil && m.Error != "" {
+				return fmt.Errorf("the daemon refused the request: %s", m.Error)
+			}
+			continue
+		}
+		switch {
+		case e.Seq == n:
+			_, err := io.WriteString(stdout, render.Full(e))
+			return err
+		case e.Seq > n:
+			return gone
+		case e.Seq == 0 && e.Type == event.EventsDropped:
+			first, _ := strconv.ParseUint(e.Metadata["first_seq"], 10, 64)
+			last, _ := strconv.ParseUint(e.Metadata["last_seq"], 10, 64)
+			if first <= n && n <= last {
+				return gone
+			}
+		}
+	}
+}
+
 // Candidates lists the sockets tried, in order, when none is given.
 func Candidates() []string {
 	if s := os.Getenv("SECMON_SOCKET"); s != "" {
@@ -210,16 +292,27 @@ func dial(explicit string) (net.Conn, error) {
 		paths = []string{explicit}
 	}
 	var why []string
+	denied := "" // the first socket that refused this user
 	for _, p := range paths {
 		c, err := net.Dial("unix", p)
 		if err == nil {
 			return c, nil
+		}
+		if errors.Is(err, syscall.EACCES) && denied == "" {
+			denied = p
 		}
 		var oe *net.OpError
 		if errors.As(err, &oe) {
 			err = oe.Err
 		}
 		why = append(why, fmt.Sprintf("%s: %v", p, err))
+	}
+	if denied != "" {
+		// The socket is root:secmon 0660: the daemon is there, this
+		// user may not read its events.
+		return nil, fmt.Errorf("cannot connect to secmon-daemon at %s: permission denied: only root and members of group secmon may read its events.\n"+
+			"  For a person: sudo usermod -aG secmon USER, then log in again.\n"+
+			"  For a systemd service: SupplementaryGroups=secmon in its [Service] section (see secmon-client(1), EXAMPLES)", denied)
 	}
 	return nil, fmt.Errorf("cannot connect to secmon-daemon — is it running? (start it with `secmon-daemon`, or `systemctl start secmon.socket`)\n  tried %s", strings.Join(why, "\n  tried "))
 }

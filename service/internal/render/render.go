@@ -5,6 +5,7 @@ package render
 import (
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -84,4 +85,49 @@ func IsTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// Full formats e as a readable page, one field a line, for a person who
+// asked to see one event (secmon-client --show): what it is, when, where,
+// who, and every metadata key, with the same escaping as Line.
+func Full(e event.Event) string {
+	var b strings.Builder
+	row := func(k, v string) {
+		if v != "" {
+			b.WriteString(pad(k+":", 13) + clean(v) + "\n")
+		}
+	}
+	row("Event", strconv.FormatUint(e.Seq, 10))
+	row("Time", e.Time.Local().Format("Mon 2 Jan 2006 15:04:05.000 MST"))
+	row("Severity", e.Severity.String())
+	row("Type", string(e.Type))
+	if ti := event.Info(e.Type); ti != nil {
+		row("Meaning", ti.Meaning)
+	}
+	row("Path", e.Path)
+	row("Description", e.Description)
+	if p := e.Process; p != nil {
+		row("Program", p.Comm)
+		row("Process id", strconv.Itoa(p.PID))
+		row("Executable", p.Exe)
+		if p.User != "" {
+			row("User", p.User+" (uid "+strconv.FormatInt(p.UID, 10)+")")
+		} else {
+			row("User", "uid "+strconv.FormatInt(p.UID, 10))
+		}
+		row("Unit", p.Unit)
+		row("Flatpak app", p.App)
+	}
+	keys := make([]string, 0, len(e.Metadata))
+	for k := range e.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > 0 {
+		b.WriteString("Details:\n")
+		for _, k := range keys {
+			b.WriteString("  " + pad(clean(k)+":", 15) + clean(e.Metadata[k]) + "\n")
+		}
+	}
+	return b.String()
 }

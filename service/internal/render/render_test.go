@@ -42,3 +42,25 @@ func TestLine(t *testing.T) {
 		})
 	}
 }
+
+func TestFull(t *testing.T) {
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.Local)
+	got := render.Full(event.Event{Seq: 812, Time: ts, Type: event.SshAccess, Severity: event.Critical,
+		Path: "/home/alice/.ssh/authorized_keys", Description: "Modified /home/alice/.ssh/authorized_keys\x1b[2J",
+		Metadata: map[string]string{"watch": "/home/alice/.ssh", "op": "WRITE"},
+		Process:  &event.Process{PID: 42, Comm: "sh", UID: 1000, User: "alice"}})
+	for _, want := range []string{
+		"Event:       812\n", "Severity:    Critical\n", "Type:        SshAccess\n",
+		"Meaning:     an SSH key or sshd configuration file changed",
+		"Path:        /home/alice/.ssh/authorized_keys\n", `authorized_keys\x1b[2J` + "\n",
+		"Program:     sh\n", "User:        alice (uid 1000)\n",
+		"Details:\n  op:            WRITE\n  watch:         /home/alice/.ssh\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.ContainsRune(got, 0x1b) {
+		t.Errorf("an escape reached the page: %q", got)
+	}
+}
