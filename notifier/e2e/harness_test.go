@@ -250,7 +250,17 @@ type world struct {
 	mock               *mock
 }
 
+// newWorld is a world whose notification server is python3-dbusmock.
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := newBareWorld(t, "")
+	w.mock = startMock(t, w.session)
+	return w
+}
+
+// newBareWorld is a world without a notification server; extraWatches is
+// TOML appended to the daemon's configuration.
+func newBareWorld(t *testing.T, extraWatches string) *world {
 	t.Helper()
 	needAll(t)
 	dir := shortTempDir(t)
@@ -288,13 +298,12 @@ devices = [%q]
 path = %q
 description = "test tree"
 recursive = true
-`, w.socket, w.state, filepath.Join(dir, "video*"), w.tree)
+%s`, w.socket, w.state, filepath.Join(dir, "video*"), w.tree, extraWatches)
 	if err := os.WriteFile(w.daemonConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.sys = dbustest.StartSystemLike(t, policy)
 	w.session = dbustest.StartSession(t)
-	w.mock = startMock(t, w.session)
 	return w
 }
 

@@ -666,6 +666,8 @@ func (s Style) program(d map[string]string) string {
 // minutes".
 func Duration(d time.Duration) string {
 	switch {
+	case d < time.Second:
+		return "less than a second"
 	case d < time.Minute:
 		n := int(d.Round(time.Second) / time.Second)
 		return fmt.Sprintf("%d %s", n, plural(n, "second", "seconds"))

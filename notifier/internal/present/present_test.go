@@ -280,7 +280,7 @@ func TestDuration(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "0 seconds"}, {time.Second, "1 second"}, {44 * time.Second, "44 seconds"}, {90 * time.Second, "2 minutes"},
+		{0, "less than a second"}, {999 * time.Millisecond, "less than a second"}, {time.Second, "1 second"}, {44 * time.Second, "44 seconds"}, {90 * time.Second, "2 minutes"},
 		{59 * time.Minute, "59 minutes"}, {time.Hour, "1 hour"}, {65 * time.Minute, "1 hour 5 minutes"}, {121 * time.Minute, "2 hours 1 minute"},
 	} {
 		if got := present.Duration(tt.d); got != tt.want {
