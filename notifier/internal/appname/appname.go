@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,8 +31,9 @@ const (
 // Finder looks names up in the desktop entries of some directories. It is
 // safe for concurrent use.
 type Finder struct {
-	dirs []string
-	now  func() time.Time
+	dirs      []string
+	now       func() time.Time
+	installed func(exe string) bool
 
 	mu    sync.Mutex
 	built time.Time
@@ -41,7 +43,22 @@ type Finder struct {
 
 // New returns a Finder over the applications directories dirs (searched
 // in order: the first entry of an id wins, as for the spec's data dirs).
-func New(dirs []string) *Finder { return &Finder{dirs: dirs, now: time.Now} }
+func New(dirs []string) *Finder { return &Finder{dirs: dirs, now: time.Now, installed: installed} }
+
+// installed tells whether exe was installed by root: the file and its
+// directory belong to root and no one else may write them. Only such a
+// program is named from a desktop entry by its executable's or command's
+// name: any user can name a program firefox, or copy one to /tmp, and a
+// camera popup must not call that "Firefox".
+func installed(exe string) bool {
+	for _, p := range []string{exe, filepath.Dir(exe)} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // DefaultDirs are the applications directories of the spec's data
 // directories ($XDG_DATA_HOME, then $XDG_DATA_DIRS), with Flatpak's
@@ -82,13 +99,16 @@ func (f *Finder) Name(d map[string]string) string {
 			return n
 		}
 	}
-	if exe := d["exe"]; exe != "" {
-		if n := f.byExe[exe]; n != "" {
-			return n
-		}
-		if n := f.byExe[filepath.Base(exe)]; n != "" {
-			return n
-		}
+	exe := d["exe"]
+	if exe == "" || !f.installed(exe) {
+		// Unknown, or the user's to write: its name is its own claim.
+		return ""
+	}
+	if n := f.byExe[exe]; n != "" {
+		return n
+	}
+	if n := f.byExe[filepath.Base(exe)]; n != "" {
+		return n
 	}
 	if comm := d["comm"]; comm != "" {
 		if n := f.byID[strings.ToLower(comm)]; n != "" {
