@@ -65,6 +65,7 @@ type Hub struct {
 	ceiling           uint64
 	ring              []event.Event
 	ringHead          int // index of the oldest event
+	ringMax           int // the ring's size once full
 	ringLen           int
 	subs              map[*Sub]struct{}
 
@@ -96,7 +97,7 @@ func New(o Options) *Hub {
 		seq:      o.StartSeq,
 		firstSeq: o.StartSeq + 1,
 		ceiling:  o.StartSeq,
-		ring:     make([]event.Event, o.RingSize),
+		ringMax:  o.RingSize,
 		subs:     make(map[*Sub]struct{}),
 		reserver: o.Reserver,
 		onResErr: o.OnReserveError,
@@ -105,8 +106,8 @@ func New(o Options) *Hub {
 		now:      o.Now,
 	}
 	kept := o.Kept
-	if len(kept) > len(h.ring) {
-		kept = kept[len(kept)-len(h.ring):]
+	if len(kept) > h.ringMax {
+		kept = kept[len(kept)-h.ringMax:]
 	}
 	var last uint64
 	for _, e := range kept {
@@ -114,7 +115,7 @@ func New(o Options) *Hub {
 			continue // out of order or above the reservation: not ours
 		}
 		last = e.Seq
-		h.ring[h.ringLen] = e
+		h.ring = append(h.ring, e)
 		h.ringLen++
 	}
 	if h.ringLen > 0 && last < o.StartSeq {
@@ -170,11 +171,13 @@ func (h *Hub) Publish(e event.Event) event.Event {
 		h.ceiling = next
 	}
 	h.published++
-	idx := (h.ringHead + h.ringLen) % len(h.ring)
-	h.ring[idx] = e
-	if h.ringLen < len(h.ring) {
+	if h.ringLen < h.ringMax {
+		// Not full yet: the ring grows as it fills (head stays 0), so an
+		// idle daemon does not hold a whole buffer of empty events.
+		h.ring = append(h.ring, e)
 		h.ringLen++
 	} else {
+		h.ring[h.ringHead] = e
 		h.ringHead = (h.ringHead + 1) % len(h.ring)
 	}
 	for s := range h.subs {
@@ -288,7 +291,7 @@ func (h *Hub) replayLocked(s *Sub, after uint64) {
 	}
 	if after+1 < oldest && after < h.seq {
 		reason := "replay_after is older than the replay buffer"
-		if h.ringLen < len(h.ring) && after+1 < h.firstSeq {
+		if h.ringLen < h.ringMax && after+1 < h.firstSeq {
 			reason = "replay_after is from before the daemon restarted"
 		}
 		evs = append(evs, dropNotice(h.now(), oldest-1-after, after+1, oldest-1, reason))

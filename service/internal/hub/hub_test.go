@@ -280,3 +280,14 @@ func TestReplayNamesTheNumbersACrashedRunDidNotKeep(t *testing.T) {
 		})
 	}
 }
+
+// What a hub costs before any event: the replay ring grows as it fills,
+// so an idle daemon does not hold a whole buffer (10,000 events, about
+// 1 MB, were allocated at start before).
+func BenchmarkNewIdle(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		h := hub.New(hub.Options{RingSize: 10000})
+		h.Publish(event.Event{Type: event.MonitorStatus})
+	}
+}

@@ -34,6 +34,7 @@ const logInterval = time.Minute
 type Sink struct {
 	log        *slog.Logger
 	fallback   io.Writer
+	buf        []byte // the fallback's batch, reused
 	useJournal bool
 	send       func(message string, priority journal.Priority, vars map[string]string) error
 	now        func() time.Time
@@ -88,23 +89,56 @@ func (s *Sink) Run(ctx context.Context, sub *hub.Sub) error {
 			// Next fails only when ctx ends, which is a normal stop.
 			return nil
 		}
+		if !s.useJournal {
+			s.writeLines(e, sub)
+			continue
+		}
 		if err := s.write(e); err != nil {
 			s.fail(err)
 		}
 	}
 }
 
-func (s *Sink) write(e event.Event) error {
-	if !s.useJournal {
-		line, err := e.AppendJSONLine(nil)
-		if err != nil {
-			return err
+// pipeBuf is what one write to a pipe keeps whole (PIPE_BUF): the
+// fallback's lines are written in batches up to it, never a line split,
+// so that lines from other writers to the same stderr cannot cut one.
+const pipeBuf = 4096
+
+// writeLines writes e and what else is queued as JSON lines, with as few
+// writes as whole lines allow.
+func (s *Sink) writeLines(e event.Event, sub *hub.Sub) {
+	buf := s.buf[:0]
+	flush := func() {
+		if len(buf) > 0 {
+			if _, err := s.fallback.Write(buf); err != nil {
+				s.fail(err)
+			}
+			buf = buf[:0]
 		}
-		// One Write per event, so that lines from other writers to the
-		// same stderr cannot split it.
-		_, err = s.fallback.Write(line)
-		return err
 	}
+	for {
+		n := len(buf)
+		var err error
+		if buf, err = e.AppendJSONLine(buf); err != nil {
+			s.fail(err)
+		} else if len(buf) > pipeBuf && n > 0 {
+			// The line would push the batch past a pipe's atomic
+			// write: send what came before it, keep the line.
+			line := append([]byte(nil), buf[n:]...)
+			buf = buf[:n]
+			flush()
+			buf = append(buf, line...)
+		}
+		var ok bool
+		if e, ok = sub.Pop(); !ok {
+			break
+		}
+	}
+	flush()
+	s.buf = buf
+}
+
+func (s *Sink) write(e event.Event) error {
 	vars := Fields(e)
 	msg := vars["MESSAGE"]
 	// go-systemd writes MESSAGE and PRIORITY itself; leaving them in vars

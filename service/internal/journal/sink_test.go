@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,8 +118,12 @@ func fixedHub() *hub.Hub {
 	return hub.New(hub.Options{Now: func() time.Time { return t0 }})
 }
 
-func TestFallbackWritesOneJSONLinePerEvent(t *testing.T) {
-	w := make(writes)
+// Without a journal, events go to the fallback as JSON lines, batched into
+// as few writes as whole lines allow: a write never splits a line, and
+// holds at most 4,096 bytes (PIPE_BUF, what a pipe keeps whole against
+// other writers) unless it is one longer line.
+func TestFallbackWritesWholeJSONLines(t *testing.T) {
+	w := make(writes, 1024)
 	s := journal.New(slog.New(newRecorder(nil)), w)
 	if s.UsingJournal() {
 		t.Skip("a journal is listening on /run/systemd/journal/socket, so the fallback is not used")
@@ -131,20 +137,36 @@ func TestFallbackWritesOneJSONLinePerEvent(t *testing.T) {
 			Process:  &event.Process{PID: 4242, Comm: "firefox", Exe: "/usr/bin/firefox", UID: 1000, User: "alice"},
 		}),
 		h.Publish(event.Event{Type: event.CustomMessage, Description: "two\nlines"}),
+		h.Publish(event.Event{Type: event.CustomMessage, Description: strings.Repeat("long ", 2000)}),
 	}
+	for i := range 200 {
+		published = append(published, h.Publish(event.Event{Type: event.FileCreate, Path: fmt.Sprintf("/tmp/f%03d", i)}))
+	}
+	var want []byte
 	for _, e := range published {
-		want, err := e.AppendJSONLine(nil)
+		line, err := e.AppendJSONLine(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		want = append(want, line...)
+	}
+	var got []byte
+	for len(got) < len(want) {
 		select {
-		case got := <-w:
-			if !bytes.Equal(got, want) {
-				t.Errorf("fallback write:\ngot  %q\nwant %q", got, want)
+		case b := <-w:
+			if b[len(b)-1] != '\n' {
+				t.Fatalf("a write ends inside a line: %q", b[max(0, len(b)-40):])
 			}
+			if len(b) > 4096 && bytes.Count(b, []byte{'\n'}) > 1 {
+				t.Errorf("a write of %d bytes holds %d lines: more than a pipe keeps whole", len(b), bytes.Count(b, []byte{'\n'}))
+			}
+			got = append(got, b...)
 		case <-time.After(wait):
-			t.Fatalf("no fallback write for event %d within %v", e.Seq, wait)
+			t.Fatalf("after %d of %d bytes, no fallback write within %v", len(got), len(want), wait)
 		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("fallback lines differ from the events' JSON lines:\ngot  %.300q\nwant %.300q", got, want)
 	}
 	if err := stop(); err != nil {
 		t.Errorf("Run = %v, want nil after cancellation", err)
