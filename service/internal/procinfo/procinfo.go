@@ -11,12 +11,12 @@ package procinfo
 
 import (
 	"bytes"
-	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
 )
@@ -38,22 +38,23 @@ func NewAt(root string) *Reader { return &Reader{proc: root, users: map[int64]st
 // Lookup returns what can be known of pid; nil when the process is gone
 // before even its comm could be read.
 func (r *Reader) Lookup(pid int) *event.Process {
-	dir := filepath.Join(r.proc, strconv.Itoa(pid))
-	comm, err := os.ReadFile(filepath.Join(dir, "comm"))
+	dir := r.proc + "/" + strconv.Itoa(pid) + "/"
+	var buf [8192]byte
+	comm, err := readFile(dir+"comm", buf[:64])
 	if err != nil {
 		return nil
 	}
 	p := &event.Process{PID: pid, Comm: strings.TrimSuffix(string(comm), "\n"), UID: -1}
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
-		p.Exe = exe
+	if n, err := unix.Readlink(dir+"exe", buf[:]); err == nil {
+		p.Exe = string(buf[:n])
 	}
-	if st, err := ReadStatus(r.proc, pid); err == nil {
-		if ids := st.IDs("Uid"); ids != nil {
-			p.UID = int64(ids[0])
-			p.User = r.userName(p.UID)
+	if st, err := readFile(dir+"status", buf[:]); err == nil {
+		if uid, ok := statusUID(st); ok {
+			p.UID = uid
+			p.User = r.userName(uid)
 		}
 	}
-	if cg, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+	if cg, err := readFile(dir+"cgroup", buf[:]); err == nil {
 		p.Unit, p.App = Cgroup(cg)
 	}
 	return p
