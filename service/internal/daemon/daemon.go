@@ -420,7 +420,7 @@ func (d *daemon) startBus(ctx context.Context) error {
 			if state == "running" {
 				sev = event.Low
 			}
-			d.emit(status("dbus", state, sev, reason)) // Publish never blocks
+			d.emit(status("dbus", event.State(state), sev, reason)) // Publish never blocks
 		}})
 	// Subscribe first: nothing published from here on misses the bus.
 	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096})
@@ -451,9 +451,7 @@ func (d *daemon) reload(ctx context.Context, mons *monitorSet) {
 	cfg, err := d.flags.loadConfig()
 	if err != nil {
 		d.log.Error("reload refused; keeping the running configuration", "err", err)
-		d.emit(event.Event{Type: event.MonitorStatus, Severity: event.Medium,
-			Description: "Configuration reload refused: " + err.Error(),
-			Metadata:    map[string]string{"monitor": "config", "state": "reload-failed", "reason": err.Error()}})
+		d.emit(event.Status("config", event.ReloadFailed, event.Medium, "reload refused, the running configuration stays: "+err.Error()))
 		return
 	}
 	if cfg.SocketPath != d.cfg.SocketPath || cfg.SocketMode != d.cfg.SocketMode || cfg.SocketGroup != d.cfg.SocketGroup {

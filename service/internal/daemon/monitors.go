@@ -143,7 +143,7 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 			reason = "watching " + strings.Join(dev.globs, ", ") + "; openers named by a /proc scan, which misses short-lived ones" +
 				" (" + dw.NoFanotify() + "; other users' programs need CAP_SYS_PTRACE)"
 		}
-		d.emit(status(dev.kind.Name, state, sev, reason))
+		d.emit(status(dev.kind.Name, event.State(state), sev, reason))
 	}
 	if cfg.Monitors.Network {
 		nw, err := netmon.New(netmon.Config{
@@ -199,7 +199,7 @@ func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
 			if l := sw.Limitation(); l != "" {
 				state, sev, reason = "degraded", event.Medium, reason+"; "+l
 			}
-			d.emit(status("ssh", state, sev, reason))
+			d.emit(status("ssh", event.State(state), sev, reason))
 		case <-failed:
 		case <-parent.Done():
 		}
@@ -271,12 +271,8 @@ func (m *monitorSet) startUSB(parent context.Context, stateDir string) (*usbRun,
 	return r, nil
 }
 
-func status(monitor, state string, sev event.Severity, reason string) event.Event {
-	return event.Event{
-		Type: event.MonitorStatus, Severity: sev, Path: "",
-		Description: fmt.Sprintf("%s monitor %s: %s", monitor, state, reason),
-		Metadata:    map[string]string{"monitor": monitor, "state": state, "reason": reason},
-	}
+func status(monitor string, state event.State, sev event.Severity, reason string) event.Event {
+	return event.Status(monitor, state, sev, reason)
 }
 
 // statusLine keeps systemd's STATUS= current: at most once a second, and

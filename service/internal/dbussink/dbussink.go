@@ -220,11 +220,12 @@ func Encode(e event.Event) secmondbus.Event {
 // the bus when it changes.
 func (s *Sink) track(conn *dbus.Conn, e event.Event) {
 	s.trackDevice(e)
-	if e.Type != event.MonitorStatus || e.Metadata["monitor"] == "" {
+	monitor, state, reason, ok := event.StatusOf(e)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
-	s.monitors[e.Metadata["monitor"]] = [2]string{e.Metadata["state"], e.Metadata["reason"]}
+	s.monitors[monitor] = [2]string{string(state), reason}
 	v := s.monitorsLocked()
 	s.mu.Unlock()
 	conn.Emit(secmondbus.ObjectPath, "org.freedesktop.DBus.Properties.PropertiesChanged",

@@ -212,7 +212,7 @@ func (w *Watcher) removed(p string, k kind) {
 	for _, s := range w.specs {
 		if within(s.root, p) && s.tree[s.root] != nil && !s.gone {
 			s.gone = true
-			w.rootStatus(s, "degraded", "watch "+s.name+" ("+s.root+") was removed; it is watched again when it comes back")
+			w.rootStatus(s, event.Degraded, "watch "+s.name+" ("+s.root+") was removed; it is watched again when it comes back")
 		}
 		if s.tree[p] != nil {
 			w.dropTree(s, p)
@@ -270,20 +270,20 @@ func (w *Watcher) resolve(s *spec, live bool) {
 	}
 	if s.gone && s.tree[s.root] != nil {
 		s.gone = false
-		w.rootStatus(s, "running", "watch "+s.name+" ("+s.root+") is back and watched again")
+		w.rootStatus(s, event.Running, "watch "+s.name+" ("+s.root+") is back and watched again")
 	}
 }
 
 // rootStatus says that a watch's root went away or came back.
-func (w *Watcher) rootStatus(s *spec, state, reason string) {
+func (w *Watcher) rootStatus(s *spec, state event.State, reason string) {
 	sev := event.Medium
-	if state == "running" {
+	if state == event.Running {
 		sev = event.Low
 	}
-	w.log.Info("filesystem watch "+state, "watch", s.name, "reason", reason)
-	w.emit(event.Event{Type: event.MonitorStatus, Path: s.root, Severity: sev,
-		Description: "Filesystem monitoring " + state + ": " + reason,
-		Metadata:    map[string]string{"monitor": "filesystem", "state": state, "reason": reason}})
+	w.log.Info("filesystem watch "+string(state), "watch", s.name, "reason", reason)
+	st := event.Status("filesystem", state, sev, reason)
+	st.Path = s.root
+	w.emit(st)
 }
 
 // existingAncestor returns the deepest existing directory above p ("" for "/").
@@ -383,11 +383,9 @@ func (w *Watcher) addFailed(d string, err error) {
 		w.degraded = true
 		reason := "inotify watch limit reached; raise /proc/sys/fs/inotify/max_user_watches (fs.inotify.max_user_watches)"
 		w.log.Warn("filesystem monitoring degraded", "reason", reason, "path", d)
-		w.emit(event.Event{
-			Type: event.MonitorStatus, Path: d, Severity: event.Medium,
-			Description: "Filesystem monitoring degraded: cannot watch " + d + ": " + reason,
-			Metadata:    map[string]string{"monitor": "filesystem", "state": "degraded", "reason": reason},
-		})
+		st := event.Status("filesystem", event.Degraded, event.Medium, "cannot watch "+d+": "+reason)
+		st.Path = d
+		w.emit(st)
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
 		// Gone before the watch landed; its parent reports the removal.
 	default:

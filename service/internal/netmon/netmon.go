@@ -211,11 +211,11 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	switch {
 	case perr != nil:
 		w.log.Warn("network monitor degraded", "err", perr)
-		w.status("degraded", event.Medium, fmt.Sprintf("%v; only the listeners present at start are reported (%s, from sock_diag): new listeners, connections and port scans are not seen", perr, listeners(n)))
+		w.status(event.Degraded, event.Medium, fmt.Sprintf("%v; only the listeners present at start are reported (%s, from sock_diag): new listeners, connections and port scans are not seen", perr, listeners(n)))
 	case len(p.missing) > 0:
-		w.status("degraded", event.Medium, fmt.Sprintf("eBPF, %s at start; not seen: %s", listeners(n), strings.Join(p.missing, "; ")))
+		w.status(event.Degraded, event.Medium, fmt.Sprintf("eBPF, %s at start; not seen: %s", listeners(n), strings.Join(p.missing, "; ")))
 	default:
-		w.status("running", event.Low, fmt.Sprintf("eBPF: listeners, UDP binds, TCP connections and closed-port probes; %s at start", listeners(n)))
+		w.status(event.Running, event.Low, fmt.Sprintf("eBPF: listeners, UDP binds, TCP connections and closed-port probes; %s at start", listeners(n)))
 	}
 	readyOnce()
 	if p == nil {
@@ -287,12 +287,8 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	}
 }
 
-func (w *Watcher) status(state string, sev event.Severity, reason string) {
-	w.emit(event.Event{
-		Type: event.MonitorStatus, Severity: sev,
-		Description: fmt.Sprintf("network monitor %s: %s", state, reason),
-		Metadata:    map[string]string{"monitor": "network", "state": state, "reason": reason},
-	})
+func (w *Watcher) status(state event.State, sev event.Severity, reason string) {
+	w.emit(event.Status("network", state, sev, reason))
 }
 
 // inventory reports the listeners present now, as Low events (they are not

@@ -314,7 +314,7 @@ func (w *Watcher) observe(at time.Time, e sshlog.Entry) {
 	if n := w.detector.Evictions(); n > w.reportedEvicted &&
 		(w.lastEvictReport.IsZero() || at.Sub(w.lastEvictReport) >= w.detector.Config().Window) {
 		w.reportedEvicted, w.lastEvictReport = n, at
-		w.emit(status("degraded", event.Medium, fmt.Sprintf(
+		w.emit(status(event.Degraded, event.Medium, fmt.Sprintf(
 			"brute-force detection tracks at most %d addresses; %d with recent failures were forgotten so far",
 			w.detector.Config().MaxAddresses, n)))
 	}
@@ -329,10 +329,6 @@ func quoteUser(u string) string {
 	return u
 }
 
-func status(state string, sev event.Severity, reason string) event.Event {
-	return event.Event{
-		Type: event.MonitorStatus, Severity: sev,
-		Description: "ssh monitor " + state + ": " + reason,
-		Metadata:    map[string]string{"monitor": "ssh", "state": state, "reason": reason},
-	}
+func status(state event.State, sev event.Severity, reason string) event.Event {
+	return event.Status("ssh", state, sev, reason)
 }

@@ -94,7 +94,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	devs, err := enumerate()
 	if err != nil {
 		w.log.Warn("cannot list the USB devices present; reporting only changes", "err", err)
-		emit(w.status("degraded", event.Medium, err.Error()+"; devices present at start are not listed"))
+		emit(w.status(event.Degraded, event.Medium, err.Error()+"; devices present at start are not listed"))
 	}
 	for _, u := range devs {
 		w.appear(Decode(u), FoundInventory, emit)
@@ -290,7 +290,7 @@ func (w *Watcher) loadStore(emit func(event.Event)) {
 		}
 	}
 	w.log.Error("cannot use the seen USB devices", "err", err)
-	emit(w.status("degraded", event.Medium, reason))
+	emit(w.status(event.Degraded, event.Medium, reason))
 }
 
 // save writes the store if anything changed since it was read. A failure
@@ -304,15 +304,11 @@ func (w *Watcher) save(emit func(event.Event)) {
 		w.log.Warn("cannot remember USB devices", "err", err)
 		if !w.saveFailed {
 			w.saveFailed = true
-			emit(w.status("degraded", event.Medium, err.Error()+"; devices seen now will count as new after a restart"))
+			emit(w.status(event.Degraded, event.Medium, err.Error()+"; devices seen now will count as new after a restart"))
 		}
 	}
 }
 
-func (w *Watcher) status(state string, sev event.Severity, reason string) event.Event {
-	return event.Event{
-		Type: event.MonitorStatus, Severity: sev,
-		Description: fmt.Sprintf("usb monitor %s: %s", state, reason),
-		Metadata:    map[string]string{"monitor": "usb", "state": state, "reason": reason},
-	}
+func (w *Watcher) status(state event.State, sev event.Severity, reason string) event.Event {
+	return event.Status("usb", state, sev, reason)
 }
