@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -283,6 +284,15 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 	if g, err := user.LookupGroup("secmon"); err == nil {
 		secmonGID, _ = strconv.Atoi(g.Gid)
 	}
+	// reload changes [[watches]] each time: the filesystem monitor is
+	// replaced and reports itself running, a PropertiesChanged everyone
+	// may receive. (A reload that changes nothing restarts nothing.)
+	reloads := 0
+	reload := func() {
+		reloads++
+		e.writeConfig(t, fmt.Sprintf("\n[[watches]]\npath = %q\n", filepath.Join(e.dir, fmt.Sprint("reload-", reloads))))
+		d.cmd.Process.Signal(syscall.SIGHUP)
+	}
 
 	for _, tt := range []struct {
 		name   string
@@ -317,9 +327,7 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { mon.Process.Kill(); mon.Wait() })
-			// Wait until dbus-monitor listens: a reload makes the daemon
-			// report its filesystem monitor, a PropertiesChanged everyone
-			// may receive.
+			// Wait until dbus-monitor listens.
 			changes := func() int { return strings.Count(seen.String(), "member=PropertiesChanged") }
 			var hup time.Time
 			if !testutil.Until(15*time.Second, func() bool {
@@ -327,7 +335,7 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 					return true
 				}
 				if time.Since(hup) >= 100*time.Millisecond { // one reload at a time
-					d.cmd.Process.Signal(syscall.SIGHUP)
+					reload()
 					hup = time.Now()
 				}
 				return false
@@ -343,7 +351,7 @@ func TestDBusPolicyWithRealDaemon(t *testing.T) {
 			os.WriteFile(f, nil, 0o644)
 			s.until(pathIs(f))
 			before := changes()
-			d.cmd.Process.Signal(syscall.SIGHUP)
+			reload()
 			if !testutil.Until(15*time.Second, func() bool { return changes() > before }) {
 				t.Fatalf("no PropertiesChanged after the event:\n%s", seen.String())
 			}

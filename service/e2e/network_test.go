@@ -145,7 +145,11 @@ func (h *netHelper) stop() { h.stdin.Close(); h.cmd.Wait() }
 // The daemon, run in a network namespace of the test's, reports through
 // its socket a program listening (named, with its pid), its connections,
 // one port scan for a 20-port scan, and the listener closing.
-func TestNetworkMonitorThroughTheDaemon(t *testing.T) {
+// startNetDaemon runs the daemon with e's config in a network namespace of
+// its own, held by a helper, and returns it and the namespace's path once
+// it is ready. It skips where the network monitor cannot run.
+func startNetDaemon(t *testing.T, e *env) (*daemonProc, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the network monitor's eBPF programs and a network namespace need root (CI runs as root)")
 	}
@@ -156,15 +160,20 @@ func TestNetworkMonitorThroughTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Skip("nsenter (util-linux) is not installed")
 	}
-	e := newEnv(t)
-	e.network = true
-	e.writeConfig(t, "\n[network]\nallowed_listeners = [\"sshd\"]\nport_scan_threshold = 10\nport_scan_window_seconds = 60\nconnection_rate_limit_seconds = 60\n")
 	holder := startNetHelper(t, e.dir, "nm-netns", "", "netns")
 	ns := "/proc/" + strconv.Itoa(holder.cmd.Process.Pid) + "/ns/net"
 
 	// nsenter moves into the namespace and execs the daemon (same pid).
 	d := launch(t, exec.Command(nsenter, "--net="+ns, "--", filepath.Join(bin, "secmon-daemon"), e.config))
 	d.notify.waitFor("READY=1", d)
+	return d, ns
+}
+
+func TestNetworkMonitorThroughTheDaemon(t *testing.T) {
+	e := newEnv(t)
+	e.network = true
+	e.writeConfig(t, "\n[network]\nallowed_listeners = [\"sshd\"]\nport_scan_threshold = 10\nport_scan_window_seconds = 60\nconnection_rate_limit_seconds = 60\n")
+	_, ns := startNetDaemon(t, e)
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0,"types":["MonitorStatus","NetworkListen","NetworkConnection","PortScanDetected"]}`)
 	st := s.until(func(ev event.Event) bool {

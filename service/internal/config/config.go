@@ -72,12 +72,10 @@ type Config struct {
 	// Source is the file read, or a description of the defaults.
 	Source string `toml:"-"`
 	Mode   Mode   `toml:"-"`
-	// home is the user's home: user mode watches its .ssh.
-	home string
 }
 
-// SSH configures the SSH monitor ([ssh]): sshd's log, and the keys and
-// configuration it watches.
+// SSH configures the SSH monitor ([ssh]): sshd's log, and where the keys
+// it watches are (which files those are is the monitor's: sshmon.Watches).
 type SSH struct {
 	// JournalDirectory is read instead of the system journal when set
 	// (tests, a journal copied from another machine).
@@ -92,6 +90,9 @@ type SSH struct {
 	// BruteForceWindowSeconds make one SshBruteForce.
 	BruteForceThreshold     int `toml:"brute_force_threshold"`
 	BruteForceWindowSeconds int `toml:"brute_force_window_seconds"`
+	// UserHome is set in user mode only: the monitor watches the keys of
+	// this home alone, not those of every home under HomeRoot.
+	UserHome string `toml:"-"`
 }
 
 // Monitors switch the monitors on and off (services.secmon.monitors.*).
@@ -221,7 +222,6 @@ func Defaults(mode Mode, env Env) *Config {
 		SSH:          SSH{HomeRoot: "/home", BruteForceThreshold: 5, BruteForceWindowSeconds: 600},
 		Network:      Network{PortScanThreshold: 10, PortScanWindowSeconds: 60, ConnectionRateLimitSeconds: 60},
 		Mode:         mode,
-		home:         env.Home,
 	}
 	if mode == SystemMode {
 		c.SocketPath = SystemSocketPath
@@ -242,6 +242,7 @@ func Defaults(mode Mode, env Env) *Config {
 		state = filepath.Join(env.Home, ".local", "state")
 	}
 	c.StateDirectory = filepath.Join(state, "secmon")
+	c.SSH.UserHome = env.Home
 	c.Watches = userWatches(env.Home)
 	c.Source = "built-in user-mode defaults"
 	return c
@@ -287,34 +288,13 @@ func userWatches(home string) []Watch {
 	return ws
 }
 
-// SSHWatches are the SSH monitor's watches on keys and sshd configuration:
-// /etc/ssh, /root/.ssh and every HomeRoot/*/.ssh in system mode, ~/.ssh in
-// user mode.
-func (c *Config) SSHWatches() []Watch {
-	if c.Mode == UserMode {
-		return []Watch{w(filepath.Join(c.home, ".ssh"), "your SSH keys and client config", true)}
-	}
-	return []Watch{
-		w("/etc/ssh", "sshd configuration and host keys", true),
-		w("/root/.ssh", "root's SSH keys", true),
-		{Pattern: filepath.Join(c.SSH.HomeRoot, "*", ".ssh"), Description: "users' SSH keys", Recursive: true},
-	}
-}
-
-// FileWatches are the watches the filesystem monitor runs: the enabled
-// [[watches]] when monitors.filesystem is on, then SSHWatches when
-// monitors.ssh is on.
-func (c *Config) FileWatches() []Watch {
+// EnabledWatches are the [[watches]] not switched off by enabled = false.
+func (c *Config) EnabledWatches() []Watch {
 	var ws []Watch
-	if c.Monitors.Filesystem {
-		for _, wt := range c.Watches {
-			if wt.IsEnabled() {
-				ws = append(ws, wt)
-			}
+	for _, wt := range c.Watches {
+		if wt.IsEnabled() {
+			ws = append(ws, wt)
 		}
-	}
-	if c.Monitors.SSH {
-		ws = append(ws, c.SSHWatches()...)
 	}
 	return ws
 }
@@ -346,19 +326,51 @@ func Parse(file string, data []byte, mode Mode, env Env) (*Config, error) {
 	if _, given := pos["watches"]; !given {
 		c.Watches = defaultWatches
 	}
-	if errs := c.check(file, pos, env); len(errs) > 0 {
+	c.complete(env)
+	if errs := c.check(file, pos); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
 }
 
-// check validates what the decoder cannot, expanding ~ in paths.
-func (c *Config) check(file string, pos positionIndex, env Env) []error {
+// complete fills in what the file leaves to be derived: ~ in paths becomes
+// the home, and triggers get their default timeout and least severity.
+func (c *Config) complete(env Env) {
+	for i := range c.Watches {
+		c.Watches[i].Path = expandHome(c.Watches[i].Path, env.Home)
+		c.Watches[i].Pattern = expandHome(c.Watches[i].Pattern, env.Home)
+	}
+	for _, p := range []*string{&c.SSH.JournalDirectory, &c.SSH.AuthLog, &c.SSH.HomeRoot} {
+		*p = expandHome(*p, env.Home)
+	}
+	for i := range c.Triggers {
+		t := &c.Triggers[i]
+		if t.TimeoutSeconds == 0 {
+			t.TimeoutSeconds = 30
+		}
+		if t.MinSeverity == 0 {
+			t.MinSeverity = event.Low
+		}
+	}
+}
+
+// check validates what the decoder cannot; it changes nothing.
+func (c *Config) check(file string, pos positionIndex) []error {
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		p := pos.find(key)
 		errs = append(errs, &Error{File: file, Line: p.line, Column: p.col, Key: key, Msg: fmt.Sprintf(format, a...)})
 	}
+	for _, check := range []func(complain){c.checkTop, c.checkWatches, c.checkSSH, c.checkDevices, c.checkNetwork, c.checkTriggers} {
+		check(bad)
+	}
+	return errs
+}
+
+// complain records a problem with key, worded by format.
+type complain func(key, format string, a ...any)
+
+func (c *Config) checkTop(bad complain) {
 	if c.SocketPath == "" || !filepath.IsAbs(c.SocketPath) {
 		bad("socket_path", "must be an absolute path, not %q", c.SocketPath)
 	} else if len(c.SocketPath) >= 108 {
@@ -381,11 +393,11 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 	if c.ClientQueue < 16 {
 		bad("client_queue", "must be at least 16, not %d", c.ClientQueue)
 	}
-	for i := range c.Watches {
-		wt := &c.Watches[i]
+}
+
+func (c *Config) checkWatches(bad complain) {
+	for i, wt := range c.Watches {
 		key := fmt.Sprintf("watches.%d", i)
-		wt.Path = expandHome(wt.Path, env.Home)
-		wt.Pattern = expandHome(wt.Pattern, env.Home)
 		switch {
 		case wt.Path == "" && wt.Pattern == "":
 			bad(key, "a watch needs a path or a pattern")
@@ -402,16 +414,24 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 			}
 		}
 	}
-	c.checkSSH(bad, env)
-	for key, ds := range map[string][]string{"camera.devices": c.Camera.Devices, "microphone.devices": c.Microphone.Devices} {
-		for _, d := range ds {
+}
+
+func (c *Config) checkDevices(bad complain) {
+	for _, devs := range []struct {
+		key   string
+		globs []string
+	}{{"camera.devices", c.Camera.Devices}, {"microphone.devices", c.Microphone.Devices}} {
+		for _, d := range devs.globs {
 			if !filepath.IsAbs(d) {
-				bad(key, "must be absolute globs of device nodes, not %q", d)
+				bad(devs.key, "must be absolute globs of device nodes, not %q", d)
 			} else if _, err := filepath.Match(d, "/"); err != nil {
-				bad(key, "bad glob %q: %v", d, err)
+				bad(devs.key, "bad glob %q: %v", d, err)
 			}
 		}
 	}
+}
+
+func (c *Config) checkNetwork(bad complain) {
 	for _, a := range c.Network.AllowedListeners {
 		switch {
 		case a == "":
@@ -435,9 +455,11 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 	if n := c.Network.ConnectionRateLimitSeconds; n < 0 || n > 86400 {
 		bad("network.connection_rate_limit_seconds", "must be between 0 and 86400, not %d", n)
 	}
+}
+
+func (c *Config) checkTriggers(bad complain) {
 	names := map[string]bool{}
-	for i := range c.Triggers {
-		t := &c.Triggers[i]
+	for i, t := range c.Triggers {
 		key := fmt.Sprintf("triggers.%d", i)
 		if t.Name == "" {
 			bad(key, "a trigger needs a name")
@@ -461,26 +483,18 @@ func (c *Config) check(file string, pos positionIndex, env Env) []error {
 		if t.TimeoutSeconds < 0 {
 			bad(key+".timeout_seconds", "must not be negative")
 		}
-		if t.TimeoutSeconds == 0 {
-			t.TimeoutSeconds = 30
-		}
-		if t.MinSeverity == 0 {
-			t.MinSeverity = event.Low
-		}
 	}
-	return errs
 }
 
-func (c *Config) checkSSH(bad func(key, format string, a ...any), env Env) {
+func (c *Config) checkSSH(bad complain) {
 	s := &c.SSH
 	for _, p := range []struct {
 		key      string
-		v        *string
+		v        string
 		optional bool
-	}{{"ssh.journal_directory", &s.JournalDirectory, true}, {"ssh.auth_log", &s.AuthLog, true}, {"ssh.home_root", &s.HomeRoot, false}} {
-		*p.v = expandHome(*p.v, env.Home)
-		if (*p.v != "" || !p.optional) && !filepath.IsAbs(*p.v) {
-			bad(p.key, "must be an absolute path (or start with ~/), not %q", *p.v)
+	}{{"ssh.journal_directory", s.JournalDirectory, true}, {"ssh.auth_log", s.AuthLog, true}, {"ssh.home_root", s.HomeRoot, false}} {
+		if (p.v != "" || !p.optional) && !filepath.IsAbs(p.v) {
+			bad(p.key, "must be an absolute path (or start with ~/), not %q", p.v)
 		}
 	}
 	if s.JournalDirectory != "" && s.AuthLog != "" {

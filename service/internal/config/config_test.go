@@ -58,10 +58,13 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("user socket %s %o", u.SocketPath, u.SocketMode)
 	}
 	var paths []string
-	for _, w := range u.FileWatches() {
+	for _, w := range u.EnabledWatches() {
 		paths = append(paths, w.Path)
 	}
-	for _, want := range []string{"/home/alice/.ssh", "/home/alice/.config/autostart", "/home/alice/.bashrc", "/home/alice/.profile"} {
+	if u.SSH.UserHome != "/home/alice" || config.Defaults(config.SystemMode, env).SSH.UserHome != "" {
+		t.Errorf("ssh user_home %q, want the home in user mode only", u.SSH.UserHome)
+	}
+	for _, want := range []string{"/home/alice/.config/autostart", "/home/alice/.bashrc", "/home/alice/.profile"} {
 		if !contains(paths, want) {
 			t.Errorf("user-mode watches %v lack %s", paths, want)
 		}
@@ -142,51 +145,4 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// The SSH monitor watches keys and sshd's configuration: switched by
-// monitors.ssh, homes under home_root.
-func TestSSHWatches(t *testing.T) {
-	name := func(ws []config.Watch) []string {
-		var s []string
-		for _, w := range ws {
-			s = append(s, w.Path+w.Pattern)
-		}
-		return s
-	}
-	tests := []struct {
-		name string
-		mode config.Mode
-		toml string
-		want []string
-	}{
-		{"system defaults", config.SystemMode, "", []string{"/etc/ssh", "/root/.ssh", "/home/*/.ssh"}},
-		{"home_root", config.SystemMode, "[ssh]\nhome_root = \"/srv/homes/\"\n", []string{"/etc/ssh", "/root/.ssh", "/srv/homes/*/.ssh"}},
-		{"user mode", config.UserMode, "", []string{"/home/alice/.ssh"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := config.Parse("c.toml", []byte(tt.toml), tt.mode, env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := name(c.SSHWatches()); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("SSHWatches %v, want %v", got, tt.want)
-			}
-			fw := name(c.FileWatches())
-			if got := fw[len(fw)-len(tt.want):]; !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("FileWatches end in %v, want %v", got, tt.want)
-			}
-			c.Monitors.SSH = false
-			for _, p := range name(c.FileWatches()) {
-				if strings.Contains(p, ".ssh") || strings.HasPrefix(p, "/etc/ssh") {
-					t.Errorf("with monitors.ssh off, %s is still watched", p)
-				}
-			}
-		})
-	}
-	c, _ := config.Parse("c.toml", []byte("[monitors]\nfilesystem = false\n"), config.SystemMode, env)
-	if got := name(c.FileWatches()); len(got) != 3 {
-		t.Errorf("filesystem off, ssh on: watches %v, want the SSH ones only", got)
-	}
 }

@@ -1,7 +1,10 @@
 // Package daemon wires secmon-daemon: it reads the configuration, builds the
-// hub, starts the sinks (JSON socket, journal, triggers, terminal) and the
-// monitors, talks to systemd (socket activation, sd_notify, watchdog) and
-// reloads on SIGHUP. It holds no monitoring logic of its own.
+// hub (with what the state directory keeps), starts the sinks (JSON socket,
+// journal, D-Bus as org.pantheros.Secmon, terminal) and the table of
+// monitors and triggers (monitors.go, run by package monitor), talks to
+// systemd (socket activation, sd_notify, watchdog) and reloads on SIGHUP,
+// where only what changed restarts. It holds no monitoring logic and no
+// monitor's wording of its own.
 package daemon
 
 import (
@@ -29,6 +32,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/journal"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/monitor"
 	"github.com/pantheros/secmon/service/internal/render"
 	"github.com/pantheros/secmon/service/internal/replaystore"
 	"github.com/pantheros/secmon/service/internal/sdlog"
@@ -147,7 +151,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func check(cfg *config.Config, w io.Writer) error {
 	fmt.Fprintf(w, "config: %s (%s mode)\nsocket: %s (mode %04o)\n", cfg.Source, cfg.Mode, cfg.SocketPath, cfg.SocketMode)
-	for _, wt := range cfg.FileWatches() {
+	fs, _ := filesystemSection(cfg)
+	for _, wt := range append(fs.Watches, fs.SSH...) {
 		p := wt.Path
 		if p == "" {
 			p = wt.Pattern
@@ -200,74 +205,13 @@ func (d *daemon) run(ctx context.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	hopts := hub.Options{RingSize: cfg.ReplayBuffer, Logger: d.log.With("component", "hub")}
-	// Problems with the state directory, said once as a MonitorStatus
-	// when the sinks run; the daemon goes on without what it cannot keep.
-	var stateProblems []string
-	var reserveOnce sync.Once
-	hopts.OnReserveError = func(err error) {
-		reserveOnce.Do(func() {
-			d.emit(status("state", "degraded", event.High, "cannot reserve event numbers in "+cfg.StateDirectory+
-				" (full or read-only?): after a crash numbers could repeat: "+err.Error()))
-		})
-	}
-	var store *seqstore.File
-	if cfg.StateDirectory != "" {
-		var last uint64
-		var err error
-		store, last, err = seqstore.Open(cfg.StateDirectory)
-		switch {
-		case err != nil && store == nil:
-			d.log.Warn("event numbers will restart after a restart", "err", err)
-			stateProblems = append(stateProblems, "event numbers will restart after a restart: "+err.Error())
-		case err != nil:
-			// Unreadable reservation: start above any number a past run
-			// can plausibly have used rather than reuse one.
-			last = uint64(time.Now().UnixMicro())
-			d.log.Error("cannot read the last event number; starting from the clock", "err", err, "seq", last)
-			hopts.Reserver = store
-		default:
-			hopts.Reserver = store
-		}
-		hopts.StartSeq = last
-		kept, err := replaystore.Load(cfg.StateDirectory)
-		if err != nil {
-			d.log.Warn("some kept events are damaged and not replayed", "err", err)
-			stateProblems = append(stateProblems, "some kept events are damaged and not replayed: "+err.Error())
-		}
-		hopts.Kept = kept
-	}
+	hopts, store, stateProblems := d.hubOptions()
 	d.hub = hub.New(hopts)
-	if cfg.StateDirectory != "" {
-		// Every event goes to the replay log as it is published, so a
-		// crash keeps what was written.
-		if rlog, err := replaystore.Open(cfg.StateDirectory, cfg.ReplayBuffer, d.log); err != nil {
-			d.log.Error("events are not kept for replay across a restart", "err", err)
-			stateProblems = append(stateProblems, "events are not kept for replay across a restart: "+err.Error())
-		} else {
-			sub := d.hub.Subscribe(hub.SubOptions{Name: "replay log", Queue: max(cfg.ReplayBuffer, 1024)})
-			lctx, lcancel := context.WithCancel(context.Background())
-			ldone := make(chan struct{})
-			go func() { rlog.Run(lctx, sub); close(ldone) }()
-			// Runs last, once monitors and sinks have stopped: nothing is
-			// published after it.
-			defer func() {
-				lcancel()
-				<-ldone
-				d.hub.Unsubscribe(sub)
-			}()
-		}
-		if store != nil {
-			// A clean stop records the exact last number: the next run
-			// continues right after it, and only a crash leaves reserved
-			// numbers that the replay must call missing.
-			defer func() {
-				if err := store.Reserve(d.hub.LastSeq()); err != nil {
-					d.log.Warn("cannot record the last event number", "err", err)
-				}
-			}()
-		}
-	}
+	// Runs last, once monitors and sinks have stopped: nothing is
+	// published after it.
+	closeState, problems := d.keepState(store)
+	defer closeState()
+	stateProblems = append(stateProblems, problems...)
 
 	ln, activated, err := d.listener()
 	if err != nil {
@@ -293,17 +237,20 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	for _, p := range stateProblems {
-		d.emit(status("state", "degraded", event.High, p))
+		d.emit(event.Status("state", event.Degraded, event.High, p))
 	}
 	if d.journalMissing {
-		d.emit(status("journal", "unavailable", event.Medium, "no journal socket (/run/systemd/journal/socket): events go to standard error as JSON lines"))
+		d.emit(event.Status("journal", event.Unavailable, event.Medium, "no journal socket (/run/systemd/journal/socket): events go to standard error as JSON lines"))
 	}
-	mons := newMonitorSet(d)
-	if err := mons.apply(ctx, cfg); err != nil {
+	mons := monitor.NewSet(d.monitors(), d.emit, d.log)
+	// Stopped before the sinks are told to: what the monitors say last
+	// still reaches them.
+	defer mons.Stop()
+	if _, err := mons.Apply(ctx, cfg); err != nil {
 		return err
 	}
 
-	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.FileWatches()))
+	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.EnabledWatches()))
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 	d.startWatchdog(ctx)
 
@@ -312,8 +259,6 @@ func (d *daemon) run(ctx context.Context) error {
 		case <-ctx.Done():
 			sddaemon.SdNotify(false, sddaemon.SdNotifyStopping+"\nSTATUS=stopping")
 			d.log.Info("stopping")
-			cancel()
-			mons.wait()
 			return nil
 		case err := <-serveErr:
 			sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
@@ -324,6 +269,87 @@ func (d *daemon) run(ctx context.Context) error {
 			sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 		}
 	}
+}
+
+// hubOptions reads what the state directory keeps: the sequence-number
+// reservation and the events kept for replay. Its problems are returned,
+// to be said as MonitorStatus events once the sinks run; the daemon goes on
+// without what it cannot keep.
+func (d *daemon) hubOptions() (hub.Options, *seqstore.File, []string) {
+	dir := d.cfg.StateDirectory
+	hopts := hub.Options{RingSize: d.cfg.ReplayBuffer, Logger: d.log.With("component", "hub")}
+	var reserveOnce sync.Once
+	hopts.OnReserveError = func(err error) {
+		reserveOnce.Do(func() {
+			d.emit(event.Status("state", event.Degraded, event.High, "cannot reserve event numbers in "+dir+
+				" (full or read-only?): after a crash numbers could repeat: "+err.Error()))
+		})
+	}
+	if dir == "" {
+		return hopts, nil, nil
+	}
+	var problems []string
+	store, last, err := seqstore.Open(dir)
+	switch {
+	case err != nil && store == nil:
+		d.log.Warn("event numbers will restart after a restart", "err", err)
+		problems = append(problems, "event numbers will restart after a restart: "+err.Error())
+	case err != nil:
+		// Unreadable reservation: start above any number a past run can
+		// plausibly have used rather than reuse one.
+		last = uint64(time.Now().UnixMicro())
+		d.log.Error("cannot read the last event number; starting from the clock", "err", err, "seq", last)
+		hopts.Reserver = store
+	default:
+		hopts.Reserver = store
+	}
+	hopts.StartSeq = last
+	kept, err := replaystore.Load(dir)
+	if err != nil {
+		d.log.Warn("some kept events are damaged and not replayed", "err", err)
+		problems = append(problems, "some kept events are damaged and not replayed: "+err.Error())
+	}
+	hopts.Kept = kept
+	return hopts, store, problems
+}
+
+// keepState writes every event published from now on to the replay log in
+// the state directory, so that a crash keeps what was written, and returns
+// what to run once nothing is published any more: the log's end and, for
+// a clean stop, the exact last number, so that only a crash leaves
+// reserved numbers the replay must call missing.
+func (d *daemon) keepState(store *seqstore.File) (stop func(), problems []string) {
+	dir := d.cfg.StateDirectory
+	if dir == "" {
+		return func() {}, nil
+	}
+	var stops []func()
+	if rlog, err := replaystore.Open(dir, d.cfg.ReplayBuffer, d.log); err != nil {
+		d.log.Error("events are not kept for replay across a restart", "err", err)
+		problems = append(problems, "events are not kept for replay across a restart: "+err.Error())
+	} else {
+		sub := d.hub.Subscribe(hub.SubOptions{Name: "replay log", Queue: max(d.cfg.ReplayBuffer, 1024)})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { rlog.Run(ctx, sub); close(done) }()
+		stops = append(stops, func() {
+			cancel()
+			<-done
+			d.hub.Unsubscribe(sub)
+		})
+	}
+	if store != nil {
+		stops = append(stops, func() {
+			if err := store.Reserve(d.hub.LastSeq()); err != nil {
+				d.log.Warn("cannot record the last event number", "err", err)
+			}
+		})
+	}
+	return func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}, problems
 }
 
 // listener takes the socket from systemd when given one, else creates it.
@@ -420,7 +446,7 @@ func (d *daemon) startBus(ctx context.Context) error {
 			if state == "running" {
 				sev = event.Low
 			}
-			d.emit(status("dbus", event.State(state), sev, reason)) // Publish never blocks
+			d.emit(event.Status("dbus", event.State(state), sev, reason)) // Publish never blocks
 		}})
 	// Subscribe first: nothing published from here on misses the bus.
 	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096})
@@ -447,7 +473,7 @@ func (d *daemon) goSink(ctx context.Context, name string, sub *hub.Sub, run func
 	}()
 }
 
-func (d *daemon) reload(ctx context.Context, mons *monitorSet) {
+func (d *daemon) reload(ctx context.Context, mons *monitor.Set) {
 	cfg, err := d.flags.loadConfig()
 	if err != nil {
 		d.log.Error("reload refused; keeping the running configuration", "err", err)
@@ -457,13 +483,16 @@ func (d *daemon) reload(ctx context.Context, mons *monitorSet) {
 	if cfg.SocketPath != d.cfg.SocketPath || cfg.SocketMode != d.cfg.SocketMode || cfg.SocketGroup != d.cfg.SocketGroup {
 		d.log.Warn("socket settings change only at restart", "socket_path", cfg.SocketPath)
 	}
-	if err := mons.apply(ctx, cfg); err != nil {
+	ch, err := mons.Apply(ctx, cfg)
+	if err != nil {
 		d.log.Error("reload failed; keeping the running monitors", "err", err)
+		d.emit(event.Status("config", event.ReloadFailed, event.Medium, "reload failed, the running monitors stay: "+err.Error()))
 		return
 	}
 	d.level.Set(slogLevel(cfg.LogLevel))
 	d.cfg = cfg
-	d.log.Info("reloaded", "config", cfg.Source, "watches", len(cfg.FileWatches()), "triggers", len(cfg.Triggers))
+	d.log.Info("reloaded", "config", cfg.Source, "watches", len(cfg.EnabledWatches()), "triggers", len(cfg.Triggers),
+		"started", ch.Started, "replaced", ch.Replaced, "kept", ch.Kept, "stopped", ch.Stopped)
 }
 
 // startWatchdog pings systemd at half the interval it asked for, but only

@@ -2,12 +2,9 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,260 +16,102 @@ import (
 	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/monitor"
 	"github.com/pantheros/secmon/service/internal/netmon"
 	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/trigger"
 	"github.com/pantheros/secmon/service/internal/usb"
 )
 
-// monitorSet runs the configuration-dependent parts: the filesystem monitor
-// and the triggers. apply starts the new ones before stopping the old, so a
-// reload loses no event (a change during the swap may be reported twice).
-type monitorSet struct {
-	d      *daemon
-	cancel context.CancelFunc
-	wg     *sync.WaitGroup
-	// usb outlives reloads that keep it on with the same state
-	// directory: a restarted one would list every device again.
-	usb *usbRun
-}
-
-type usbRun struct {
-	stateDir string
-	cancel   context.CancelFunc
-	done     chan struct{}
-}
-
-func (r *usbRun) stop() {
-	r.cancel()
-	<-r.done
-}
-
-func newMonitorSet(d *daemon) *monitorSet {
-	return &monitorSet{d: d}
-}
-
-func (m *monitorSet) apply(parent context.Context, cfg *config.Config) error {
-	d := m.d
-	// The filesystem monitor also runs the SSH monitor's watches on keys
-	// and sshd's configuration.
-	var fw *fswatch.Watcher
-	if cfg.Monitors.Filesystem || cfg.Monitors.SSH {
-		var err error
-		if fw, err = fswatch.New(cfg.FileWatches(), d.log); err != nil {
-			return fmt.Errorf("cannot set up the filesystem monitor: %w", err)
-		}
-	}
-	var tr *trigger.Runner
-	if len(cfg.Triggers) > 0 {
-		var err error
-		if tr, err = trigger.New(cfg.Triggers, d.log.With("component", "trigger")); err != nil {
-			return fmt.Errorf("cannot set up triggers: %w", err)
-		}
-	}
-
-	ctx, cancel := context.WithCancel(parent)
-	wg := new(sync.WaitGroup)
-	if tr != nil {
-		sub := d.hub.Subscribe(hub.SubOptions{Name: "triggers", Queue: 1024, Filter: tr.Filter()})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer d.hub.Unsubscribe(sub)
-			if err := tr.Run(ctx, sub); err != nil {
-				d.log.Error("triggers stopped", "err", err)
-			}
-		}()
-	}
-	if fw != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
-				d.log.Error("filesystem monitor failed", "err", err)
-				d.emit(status("filesystem", "failed", event.High, err.Error()))
-			}
-		}()
-		// Ready to systemd, or the old watcher retired, only once the
-		// new watches are in place: no change in between goes unseen.
-		select {
-		case <-fw.Ready():
-		case <-parent.Done():
-		}
-		if cfg.Monitors.Filesystem {
-			n := len(cfg.FileWatches())
-			if cfg.Monitors.SSH {
-				n -= len(cfg.SSHWatches())
-			}
-			d.emit(status("filesystem", "running", event.Low, strconv.Itoa(n)+" watches"))
-		}
-	}
-	for _, dev := range []struct {
-		on    bool
-		kind  devaccess.Kind
-		globs []string
-	}{
-		{cfg.Monitors.Camera, devaccess.Camera, cfg.Camera.Devices},
-		{cfg.Monitors.Microphone, devaccess.Microphone, cfg.Microphone.Devices},
-	} {
-		if !dev.on {
-			continue
-		}
-		dw, err := devaccess.New(dev.kind, dev.globs, d.log)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("cannot set up the %s monitor: %w", dev.kind.Name, err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := dw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
-				d.log.Error(dev.kind.Name+" monitor failed", "err", err)
-				d.emit(status(dev.kind.Name, "failed", event.High, err.Error()))
-			}
-		}()
-		select {
-		case <-dw.Ready():
-		case <-parent.Done():
-		}
-		reason := "watching " + strings.Join(dev.globs, ", ") + "; openers named by fanotify"
-		state, sev := "running", event.Low
-		if dw.Attribution() != "fanotify" {
-			state, sev = "degraded", event.Medium
-			reason = "watching " + strings.Join(dev.globs, ", ") + "; openers named by a /proc scan, which misses short-lived ones" +
-				" (" + dw.NoFanotify() + "; other users' programs need CAP_SYS_PTRACE)"
-		}
-		d.emit(status(dev.kind.Name, event.State(state), sev, reason))
-	}
-	if cfg.Monitors.Network {
-		nw, err := netmon.New(netmon.Config{
-			AllowedListeners:    cfg.Network.AllowedListeners,
-			ScanThreshold:       cfg.Network.PortScanThreshold,
-			ScanWindow:          time.Duration(cfg.Network.PortScanWindowSeconds) * time.Second,
-			ConnectionRateLimit: time.Duration(cfg.Network.ConnectionRateLimitSeconds) * time.Second,
-		}, d.log)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("cannot set up the network monitor: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := nw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
-				d.log.Error("network monitor failed", "err", err)
-				d.emit(status("network", "failed", event.High, err.Error()))
-			}
-		}()
-		// It reports its own state (running, or degraded and why) and the
-		// listeners present at start before it is ready.
-		select {
-		case <-nw.Ready():
-		case <-parent.Done():
-		}
-	}
-	if cfg.Monitors.SSH {
-		sw, err := sshmon.New(cfg.SSH, d.log)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("cannot set up the ssh monitor: %w", err)
-		}
-		failed := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := sw.Run(ctx, d.emit); err != nil && ctx.Err() == nil {
-				d.log.Error("ssh monitor failed", "err", err)
-				d.emit(status("ssh", "failed", event.High, err.Error()))
-				close(failed)
-			}
-		}()
-		var keys []string
-		for _, w := range cfg.SSHWatches() {
-			keys = append(keys, w.Path+w.Pattern)
-		}
-		select {
-		case <-sw.Ready():
-			state, sev, reason := "running", event.Low, "reading "+sw.Source()+"; watching "+strings.Join(keys, ", ")
-			if l := sw.Limitation(); l != "" {
-				state, sev, reason = "degraded", event.Medium, reason+"; "+l
-			}
-			d.emit(status("ssh", event.State(state), sev, reason))
-		case <-failed:
-		case <-parent.Done():
-		}
-	}
-	var oldUSB *usbRun
-	switch {
-	case cfg.Monitors.USB && (m.usb == nil || m.usb.stateDir != cfg.StateDirectory):
-		r, err := m.startUSB(parent, cfg.StateDirectory)
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return err
-		}
-		oldUSB, m.usb = m.usb, r
-	case !cfg.Monitors.USB && m.usb != nil:
-		oldUSB, m.usb = m.usb, nil
-	}
-
-	if m.cancel != nil {
-		m.cancel()
-		m.wg.Wait()
-	}
-	if oldUSB != nil {
-		oldUSB.stop()
-	}
-	m.cancel, m.wg = cancel, wg
-	return nil
-}
-
-func (m *monitorSet) wait() {
-	if m.cancel != nil {
-		m.cancel()
-		m.wg.Wait()
-	}
-	if m.usb != nil {
-		m.usb.stop()
+// monitors is the table of everything the configuration switches on: each
+// row says where its section is and which package builds it. The triggers
+// come first so that they see what the monitors say at start. Adding a
+// monitor is adding a row (and its [monitors] key).
+func (d *daemon) monitors() []monitor.Kind {
+	return []monitor.Kind{
+		monitor.Define("triggers", func(c *config.Config) ([]config.Trigger, bool) { return c.Triggers, len(c.Triggers) > 0 },
+			func(ts []config.Trigger, log *slog.Logger) (*triggers, error) { return newTriggers(d.hub, ts, log) }),
+		monitor.Define("filesystem", filesystemSection, newFilesystem),
+		monitor.Define("camera", func(c *config.Config) ([]string, bool) { return c.Camera.Devices, c.Monitors.Camera },
+			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
+				return devaccess.New(devaccess.Camera, globs, log)
+			}),
+		monitor.Define("microphone", func(c *config.Config) ([]string, bool) { return c.Microphone.Devices, c.Monitors.Microphone },
+			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
+				return devaccess.New(devaccess.Microphone, globs, log)
+			}),
+		monitor.Define("network", networkSection, netmon.New),
+		monitor.Define("ssh", func(c *config.Config) (config.SSH, bool) { return c.SSH, c.Monitors.SSH }, sshmon.New),
+		monitor.Define("usb", func(c *config.Config) (usb.Config, bool) {
+			return usb.Config{StateDir: c.StateDirectory}, c.Monitors.USB
+		}, usb.New),
 	}
 }
 
-// startUSB starts the USB monitor and waits until it has listed the
-// devices present (or has failed: without udev it is unavailable).
-func (m *monitorSet) startUSB(parent context.Context, stateDir string) (*usbRun, error) {
-	d := m.d
-	uw, err := usb.New(usb.Config{StateDir: stateDir}, d.log)
+// fsSection is the filesystem monitor's section: its [[watches]], and the
+// ssh monitor's watches it runs for it (one inotify instance for both).
+// The ssh monitor's rule, which makes a change to SSH material an
+// SshAccess under any watch, always applies: it is not configured.
+type fsSection struct {
+	Off     bool
+	Watches []config.Watch
+	SSH     []config.Watch
+}
+
+func filesystemSection(c *config.Config) (fsSection, bool) {
+	s := fsSection{Off: !c.Monitors.Filesystem}
+	if c.Monitors.Filesystem {
+		s.Watches = c.EnabledWatches()
+	}
+	if c.Monitors.SSH {
+		s.SSH = sshmon.Watches(c.SSH)
+	}
+	return s, c.Monitors.Filesystem || c.Monitors.SSH
+}
+
+func newFilesystem(s fsSection, log *slog.Logger) (*fswatch.Watcher, error) {
+	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{sshmon.Classify}}
+	if s.SSH != nil {
+		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
+	}
+	return fswatch.New(cfg, log)
+}
+
+func networkSection(c *config.Config) (netmon.Config, bool) {
+	return netmon.Config{
+		AllowedListeners:    c.Network.AllowedListeners,
+		ScanThreshold:       c.Network.PortScanThreshold,
+		ScanWindow:          time.Duration(c.Network.PortScanWindowSeconds) * time.Second,
+		ConnectionRateLimit: time.Duration(c.Network.ConnectionRateLimitSeconds) * time.Second,
+	}, c.Monitors.Network
+}
+
+// triggers runs the configured programs as a monitor of the hub: reloaded
+// like the monitors, so unchanged triggers keep their cooldowns.
+type triggers struct {
+	hub    *hub.Hub
+	runner *trigger.Runner
+	ready  chan struct{}
+}
+
+func newTriggers(h *hub.Hub, ts []config.Trigger, log *slog.Logger) (*triggers, error) {
+	r, err := trigger.New(ts, log.With("component", "trigger"))
 	if err != nil {
-		return nil, fmt.Errorf("cannot set up the usb monitor: %w", err)
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(parent)
-	r := &usbRun{stateDir: stateDir, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		err := uw.Run(ctx, d.emit)
-		switch {
-		case err == nil || ctx.Err() != nil:
-		case errors.Is(err, usb.ErrUnavailable):
-			d.log.Warn("usb monitor unavailable", "err", err)
-			d.emit(status("usb", "unavailable", event.Medium, err.Error()))
-		default:
-			d.log.Error("usb monitor failed", "err", err)
-			d.emit(status("usb", "failed", event.High, err.Error()))
-		}
-	}()
-	select {
-	case <-uw.Ready():
-		d.emit(status("usb", "running", event.Low, "udev events for USB devices; seen devices in "+filepath.Join(stateDir, usb.StoreName)))
-	case <-r.done:
-	case <-parent.Done():
-	}
-	return r, nil
+	return &triggers{hub: h, runner: r, ready: make(chan struct{})}, nil
 }
 
-func status(monitor string, state event.State, sev event.Severity, reason string) event.Event {
-	return event.Status(monitor, state, sev, reason)
+func (t *triggers) Ready() <-chan struct{} { return t.ready }
+
+func (t *triggers) Run(ctx context.Context, _ func(event.Event)) error {
+	sub := t.hub.Subscribe(hub.SubOptions{Name: "triggers", Queue: 1024, Filter: t.runner.Filter()})
+	defer t.hub.Unsubscribe(sub)
+	close(t.ready)
+	if err := t.runner.Run(ctx, sub); err != nil {
+		return fmt.Errorf("triggers stopped: %w", err)
+	}
+	return nil
 }
 
 // statusLine keeps systemd's STATUS= current: at most once a second, and

@@ -126,7 +126,19 @@ func (w *Watcher) NoFanotify() string {
 	return w.fanErr.Error()
 }
 
-// Ready is closed once Run watches the nodes present at start.
+// status says what is watched and how openers are named.
+func (w *Watcher) status() event.Event {
+	watching := "watching " + strings.Join(w.globs, ", ")
+	if w.fan != nil {
+		return event.Status(w.kind.Name, event.Running, event.Low, watching+"; openers named by fanotify")
+	}
+	return event.Status(w.kind.Name, event.Degraded, event.Medium, watching+
+		"; openers named by a /proc scan, which misses short-lived ones"+
+		" ("+w.NoFanotify()+"; other users' programs need CAP_SYS_PTRACE)")
+}
+
+// Ready is closed once Run watches the nodes present at start, and it has
+// said so in a MonitorStatus.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Run watches until ctx ends.
@@ -174,6 +186,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 	}
 	w.log.Debug("watching", "devices", len(w.devices), "fanotify", w.fan != nil)
+	emit(w.status())
 	readyOnce()
 
 	inoCh := make(chan []inotify.Event, 16)

@@ -105,6 +105,18 @@ func run(t *testing.T, kind devaccess.Kind, globs ...string) chan event.Event {
 	case <-time.After(10 * time.Second):
 		t.Fatal("watcher not ready")
 	}
+	// It has said what it watches and how it names openers, first.
+	select {
+	case e := <-ch:
+		mon, st, reason, _ := event.StatusOf(e)
+		fan := strings.HasSuffix(reason, "openers named by fanotify")
+		if mon != kind.Name || !strings.HasPrefix(reason, "watching "+strings.Join(globs, ", ")+"; ") ||
+			(st == event.Running) != fan || (st != event.Running && st != event.Degraded) {
+			t.Fatalf("first event %+v, want the %s monitor's status", e, kind.Name)
+		}
+	default:
+		t.Fatal("no status before Ready")
+	}
 	return ch
 }
 

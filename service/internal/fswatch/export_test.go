@@ -2,7 +2,5 @@ package fswatch
 
 import "time"
 
-var SSHSeverity = sshSeverity
-
 // SetClock replaces the clock that write coalescing reads.
 func SetClock(w *Watcher, now func() time.Time) { w.now = now }

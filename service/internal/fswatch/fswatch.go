@@ -1,6 +1,10 @@
 // Package fswatch is secmon's filesystem monitor: it turns inotify events
 // under the configured [[watches]] into FileCreate, FileModify, FileDelete,
-// FileMove, FileAttrib and, for SSH keys and configuration, SshAccess events.
+// FileMove and FileAttrib events, or what a [Rule] says a change means (the
+// ssh monitor's: a change to SSH material is an SshAccess under any watch).
+// Other monitors lend it watches of their own (the ssh monitor's keys and
+// sshd's configuration): one inotify instance, one event per change,
+// whichever watch sees it.
 //
 // inotify watches existing directories, not paths, so the package keeps its
 // set of inotify watches in step with the configuration:
@@ -30,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,9 +57,41 @@ const (
 	selfMovesMax = 256
 )
 
+// Config is the filesystem monitor's section: its own [[watches]], and the
+// watches other monitors lend it.
+type Config struct {
+	// Off is monitors.filesystem = false: only the guests' watches run, and
+	// the monitor says nothing about itself.
+	Off bool
+	// Watches are the enabled [[watches]].
+	Watches []config.Watch
+	// Guests are other monitors' watches, run in the same inotify instance.
+	Guests []Guest
+	// Rules are asked, in order, about every path reported under any
+	// watch: the first to return a type replaces the file event's, its
+	// severity is the least the event gets, and its md is added to the
+	// metadata.
+	Rules []Rule
+}
+
+// Guest is a monitor that has this one watch files for it.
+type Guest struct {
+	// Monitor names it (for errors).
+	Monitor string
+	Watches []config.Watch
+}
+
+// Rule says what a change to path means beyond a file event, or returns
+// an empty type.
+type Rule func(path string) (typ event.Type, least event.Severity, md map[string]string)
+
 // Watcher reports changes under the configured watches.
 type Watcher struct {
 	specs []*spec
+	rules []Rule
+	// own is how many specs are the monitor's own; quiet: it is off.
+	own   int
+	quiet bool
 	log   *slog.Logger
 	now   func() time.Time
 	ready chan struct{} // closed once the initial watches are in place
@@ -86,23 +123,31 @@ type Watcher struct {
 
 // New checks the watches (only enabled ones count) and prepares, but does
 // not start, watching.
-func New(watches []config.Watch, logger *slog.Logger) (*Watcher, error) {
+func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Watcher{log: logger.With("component", "fswatch"), now: time.Now, ready: make(chan struct{})}
+	w := &Watcher{log: logger.With("component", "fswatch"), now: time.Now, ready: make(chan struct{}), quiet: cfg.Off}
 	var errs []error
-	for i, wt := range watches {
-		if !wt.IsEnabled() {
-			continue
+	add := func(who string, watches []config.Watch) {
+		for i, wt := range watches {
+			if !wt.IsEnabled() {
+				continue
+			}
+			s, err := compile(wt)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("cannot use %swatch %d: %w", who, i, err))
+				continue
+			}
+			w.specs = append(w.specs, s)
 		}
-		s, err := compile(wt)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cannot use watch %d: %w", i, err))
-			continue
-		}
-		w.specs = append(w.specs, s)
 	}
+	add("", cfg.Watches)
+	w.own = len(w.specs)
+	for _, g := range cfg.Guests {
+		add("the "+g.Monitor+" monitor's ", g.Watches)
+	}
+	w.rules = cfg.Rules
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -131,6 +176,9 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 		w.resolve(s, false)
 	}
 	w.log.Debug("watching", "watches", len(w.specs), "directories", len(w.refs))
+	if !w.quiet {
+		emit(event.Status("filesystem", event.Running, event.Low, strconv.Itoa(w.own)+" watches"))
+	}
 	readyOnce()
 	for {
 		select {

@@ -1,6 +1,7 @@
 package fswatch_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestNewChecksWatches(t *testing.T) {
 		{"path with base-name pattern", config.Watch{Path: "/etc", Pattern: "*.conf"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := fswatch.New([]config.Watch{{Path: "/etc/ssh"}, tc.watch}, nil)
+			_, err := fswatch.New(fswatch.Config{Watches: []config.Watch{{Path: "/etc/ssh"}, tc.watch}}, nil)
 			switch {
 			case tc.err == "" && err != nil:
 				t.Fatalf("New: %v", err)
@@ -44,35 +45,6 @@ func TestNewChecksWatches(t *testing.T) {
 				t.Fatalf("New: error %q does not say which watch", err)
 			}
 		})
-	}
-}
-
-func TestSSHSeverity(t *testing.T) {
-	for _, tc := range []struct {
-		path string
-		want event.Severity
-	}{
-		{"/home/u/.ssh/authorized_keys", event.Critical},
-		{"/home/u/.ssh/authorized_keys2", event.Critical},
-		{"/etc/ssh/authorized_keys", event.Critical},
-		{"/srv/keys/authorized_keys", event.Critical},
-		{"/home/u/.ssh/id_ed25519", event.High},
-		{"/home/u/.ssh/config.d/work", event.High},
-		{"/home/u/.ssh", event.High},
-		{"/root/.ssh/known_hosts", event.High},
-		{"/etc/ssh", event.High},
-		{"/etc/ssh/sshd_config", event.High},
-		{"/etc/ssh/sshd_config.d/10-x.conf", event.High},
-		{"/etc/sshd", 0},
-		{"/etc/ssh_config", 0},
-		{"/home/u/.sshrc", 0},
-		{"/home/u/my.ssh/key", 0},
-		{"/home/u/.bashrc", 0},
-		{"/home/u/authorized_keys.bak", 0},
-	} {
-		if got := fswatch.SSHSeverity(tc.path); got != tc.want {
-			t.Errorf("sshSeverity(%q) = %v, want %v", tc.path, got, tc.want)
-		}
 	}
 }
 
@@ -163,25 +135,70 @@ func TestSeverities(t *testing.T) {
 		{"default", 0, "notes/x", event.FileCreate, event.Medium},
 		{"the watch's severity wins", event.High, "notes/x", event.FileCreate, event.High},
 		{"a lower watch severity too", event.Low, "notes/x", event.FileCreate, event.Low},
-		{"ssh keys", 0, ".ssh/id_ed25519", event.SshAccess, event.High},
-		{"authorized_keys", 0, ".ssh/authorized_keys", event.SshAccess, event.Critical},
-		{"ssh material is at least High", event.Low, ".ssh/id_ed25519", event.SshAccess, event.High},
-		{"a higher watch severity wins over ssh", event.Critical, ".ssh/known_hosts", event.SshAccess, event.Critical},
+		{"a rule", 0, "keys/k1", event.SshAccess, event.High},
+		{"a rule gives the least severity", event.Low, "keys/k1", event.SshAccess, event.High},
+		{"a higher watch severity wins over a rule", event.Critical, "keys/k1", event.SshAccess, event.Critical},
+		{"the rule holds in a guest's watch", 0, "guest/k2", event.SshAccess, event.High},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, tc.path)
 			mkdirAll(t, filepath.Dir(p))
-			h := start(t, config.Watch{Path: dir, Recursive: true, Severity: tc.severity})
+			h := startWith(t, options{rules: []fswatch.Rule{keyRule}, guests: []fswatch.Guest{{Monitor: "test",
+				Watches: []config.Watch{{Path: filepath.Join(dir, "guest")}}}}},
+				config.Watch{Path: dir, Recursive: true, Severity: tc.severity})
 			writeFile(t, p)
 			e := h.waitEvent(tc.typ, p)
 			if e.Severity != tc.want {
 				t.Errorf("severity %v, want %v", e.Severity, tc.want)
 			}
-			if tc.typ == event.SshAccess && e.Metadata["ssh_file"] != filepath.Base(p) {
-				t.Errorf("ssh_file %q, want %q", e.Metadata["ssh_file"], filepath.Base(p))
+			if tc.typ == event.SshAccess && e.Metadata["key"] != filepath.Base(p) {
+				t.Errorf("metadata %v, want the rule's key=%s", e.Metadata, filepath.Base(p))
 			}
 		})
+	}
+}
+
+// keyRule stands in for the ssh monitor's rule: files named k* are keys.
+func keyRule(p string) (event.Type, event.Severity, map[string]string) {
+	if strings.HasPrefix(filepath.Base(p), "k") {
+		return event.SshAccess, event.High, map[string]string{"key": filepath.Base(p)}
+	}
+	return "", 0, nil
+}
+
+// The monitor says it runs and how many of the watches are its own; a
+// guest's are not counted, and switched off it says nothing.
+func TestStatus(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		dir := t.TempDir()
+		w, err := fswatch.New(fswatch.Config{Off: off, Watches: []config.Watch{{Path: dir}, {Path: dir + "/b"}},
+			Guests: []fswatch.Guest{{Monitor: "test", Watches: []config.Watch{{Path: dir + "/c"}}}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		evs := make(chan event.Event, 16)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(ctx, func(e event.Event) { evs <- e }) }()
+		<-w.Ready()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		close(evs)
+		var got []string
+		for e := range evs {
+			m, st, r, _ := event.StatusOf(e)
+			got = append(got, fmt.Sprintf("%s %s %s", m, st, r))
+		}
+		want := []string{"filesystem running 2 watches"}
+		if off {
+			want = nil
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("off=%v: got %q, want %q", off, got, want)
+		}
 	}
 }
 
@@ -441,13 +458,12 @@ func TestPatternPicksUpNewHomes(t *testing.T) {
 	mkdirAll(t, filepath.Join(home, "newuser", ".ssh"))
 	keys := filepath.Join(home, "newuser", ".ssh", "authorized_keys")
 	must(t, os.WriteFile(keys, []byte("ssh-ed25519 AAAA… attacker\n"), 0o600))
-	e := h.waitEvent(event.SshAccess, keys)
-	if e.Severity != event.Critical || e.Metadata["ssh_file"] != "authorized_keys" ||
-		e.Metadata["watch"] != pattern || e.Metadata["description"] != "users' SSH keys" {
+	e := h.waitEvent(event.FileCreate, keys)
+	if e.Metadata["watch"] != pattern || e.Metadata["description"] != "users' SSH keys" {
 		t.Errorf("got %s %v", e.Severity, e.Metadata)
 	}
 	writeFile(t, filepath.Join(home, "alice", ".ssh", "id_ed25519"))
-	h.waitEvent(event.SshAccess, filepath.Join(home, "alice", ".ssh", "id_ed25519"))
+	h.waitEvent(event.FileCreate, filepath.Join(home, "alice", ".ssh", "id_ed25519"))
 	writeFile(t, filepath.Join(home, "newuser", "notes"))
 	for _, e := range h.settle() {
 		if !strings.Contains(e.Path, "/.ssh") {

@@ -35,6 +35,10 @@ type harness struct {
 type options struct {
 	clock  func() time.Time
 	onEmit func(event.Event) // called on Run's goroutine
+	guests []fswatch.Guest
+	rules  []fswatch.Rule
+	// status keeps the monitor's own start-up MonitorStatus in got.
+	status bool
 }
 
 func start(t *testing.T, watches ...config.Watch) *harness {
@@ -50,7 +54,7 @@ func startWith(t *testing.T, o options, watches ...config.Watch) *harness {
 		t.Fatal(err)
 	}
 	watches = append([]config.Watch{{Path: h.sentinel, Description: "sentinel"}}, watches...)
-	w, err := fswatch.New(watches, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	w, err := fswatch.New(fswatch.Config{Watches: watches, Guests: o.guests, Rules: o.rules}, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -62,6 +66,9 @@ func startWith(t *testing.T, o options, watches ...config.Watch) *harness {
 	done := make(chan error, 1)
 	go func() {
 		done <- w.Run(ctx, func(e event.Event) {
+			if _, _, _, ok := event.StatusOf(e); ok && e.Path == "" && !o.status {
+				return // the monitor's own start-up status
+			}
 			if o.onEmit != nil {
 				o.onEmit(e)
 			}

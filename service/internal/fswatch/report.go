@@ -1,8 +1,7 @@
 package fswatch
 
 import (
-	"path/filepath"
-	"strings"
+	"maps"
 	"time"
 
 	"github.com/pantheros/secmon/service/internal/event"
@@ -33,20 +32,6 @@ var kinds = [...]struct {
 
 // coalesceWindow bounds write floods to one FileModify per path and window.
 const coalesceWindow = time.Second
-
-// sshSeverity says whether p is SSH material and how sensitive it is:
-// Critical for authorized_keys files, which grant logins; High for anything
-// else in a directory named .ssh or in /etc/ssh, and for those directories
-// themselves; 0 for anything else.
-func sshSeverity(p string) event.Severity {
-	switch base := filepath.Base(p); {
-	case base == "authorized_keys" || base == "authorized_keys2":
-		return event.Critical
-	case base == ".ssh" || strings.Contains(p, "/.ssh/") || within(p, "/etc/ssh"):
-		return event.High
-	}
-	return 0
-}
 
 // report emits k on p on behalf of the first watch that has p in scope.
 func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
@@ -86,9 +71,12 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	if s.cfg.Severity != 0 {
 		sev = s.cfg.Severity
 	}
-	if ssh := sshSeverity(p); ssh != 0 {
-		typ, sev = event.SshAccess, max(s.cfg.Severity, ssh)
-		md["ssh_file"] = filepath.Base(p)
+	for _, classify := range w.rules {
+		if t, least, more := classify(p); t != "" {
+			typ, sev = t, max(s.cfg.Severity, least)
+			maps.Copy(md, more)
+			break
+		}
 	}
 	desc := info.verb + " " + p
 	if s.cfg.Description != "" {

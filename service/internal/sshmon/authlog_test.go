@@ -123,6 +123,17 @@ func TestAuthLogAppears(t *testing.T) {
 	if l := m.w.Limitation(); !strings.Contains(l, "does not exist") {
 		t.Fatalf("Limitation() = %q, want it to say the file is missing", l)
 	}
+	// The monitor says so itself, before it is ready.
+	select {
+	case e := <-m.events:
+		mon, st, reason, _ := event.StatusOf(e)
+		if mon != "ssh" || st != event.Degraded || !strings.Contains(reason, "reading "+log) ||
+			!strings.Contains(reason, "watching /etc/ssh, /root/.ssh, /home/*/.ssh") || !strings.Contains(reason, "does not exist") {
+			t.Fatalf("first event %+v, want the ssh monitor degraded on the missing %s", e, log)
+		}
+	default:
+		t.Fatal("no status before Ready")
+	}
 	appendTo(t, log, authLine(1)+authLine(2))
 	seen(t, m, map[int]int{}, 1, 2)
 }

@@ -21,8 +21,11 @@
 // inotify descriptor (sd_journal_get_fd) in Go's poller instead and lets
 // sd-journal process what woke it.
 //
-// Changes to keys and sshd's configuration (SshAccess) are the filesystem
-// monitor's: see config.SSHWatches.
+// The monitor also knows which files are SSH material: [Watches] are the
+// keys and sshd configuration it has the filesystem monitor watch (one
+// inotify instance for every watch), and [Classify] turns a change to them
+// into an SshAccess. Its status names both, and says why entries may not be
+// seen.
 package sshmon
 
 import (
@@ -74,6 +77,8 @@ type Watcher struct {
 	// now stamps auth log lines, whose timestamps have no year or zone.
 	now   func() time.Time
 	ready chan struct{}
+	// watches are Watches(cfg), for the status.
+	watches []string
 
 	// Run's state.
 	emit            func(event.Event)
@@ -94,6 +99,9 @@ func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
 		}),
 		now:   time.Now,
 		ready: make(chan struct{}),
+	}
+	for _, wt := range Watches(cfg) {
+		w.watches = append(w.watches, wt.Path+wt.Pattern)
 	}
 	switch {
 	case cfg.AuthLog != "":
@@ -149,7 +157,12 @@ func (w *Watcher) Source() string {
 func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	var once sync.Once
 	w.emit = emit
-	ready := func() { once.Do(func() { close(w.ready) }) }
+	ready := func() {
+		once.Do(func() {
+			emit(w.status())
+			close(w.ready)
+		})
+	}
 	if w.journal {
 		err := w.followJournal(ctx, ready)
 		if !errors.Is(err, errNoJournal) || w.journalDir != "" {
@@ -159,6 +172,16 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 		w.log.Warn("reading the auth log instead of the journal", "err", err)
 	}
 	return w.followFile(ctx, ready)
+}
+
+// status says what the monitor reads and watches, and whether that is all
+// of sshd's entries.
+func (w *Watcher) status() event.Event {
+	reason := "reading " + w.Source() + "; watching " + strings.Join(w.watches, ", ")
+	if l := w.Limitation(); l != "" {
+		return event.Status("ssh", event.Degraded, event.Medium, reason+"; "+l)
+	}
+	return event.Status("ssh", event.Running, event.Low, reason)
 }
 
 // Limitation says, once Ready, why sshd's entries may not be seen, or "":
@@ -314,7 +337,7 @@ func (w *Watcher) observe(at time.Time, e sshlog.Entry) {
 	if n := w.detector.Evictions(); n > w.reportedEvicted &&
 		(w.lastEvictReport.IsZero() || at.Sub(w.lastEvictReport) >= w.detector.Config().Window) {
 		w.reportedEvicted, w.lastEvictReport = n, at
-		w.emit(status(event.Degraded, event.Medium, fmt.Sprintf(
+		w.emit(event.Status("ssh", event.Degraded, event.Medium, fmt.Sprintf(
 			"brute-force detection tracks at most %d addresses; %d with recent failures were forgotten so far",
 			w.detector.Config().MaxAddresses, n)))
 	}
@@ -327,8 +350,4 @@ func quoteUser(u string) string {
 		return strconv.Quote(u)
 	}
 	return u
-}
-
-func status(state event.State, sev event.Severity, reason string) event.Event {
-	return event.Status("ssh", state, sev, reason)
 }

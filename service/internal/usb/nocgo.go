@@ -5,7 +5,7 @@ package usb
 import "errors"
 
 // Without cgo there is no libudev: the monitor reports itself unavailable
-// (Run wraps ErrUnavailable) instead of the daemon failing to build.
+// instead of the daemon failing to build.
 
 var errNoCgo = errors.New("this secmon was built without cgo, so without libudev")
 

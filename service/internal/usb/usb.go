@@ -16,11 +16,6 @@ import (
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
-// ErrUnavailable is wrapped by Run's error when udev events cannot be
-// received at all (no netlink in a sandbox, no libudev): the monitor is
-// unavailable, not broken.
-var ErrUnavailable = errors.New("udev events unavailable")
-
 // Config says where the monitor keeps its state.
 type Config struct {
 	// StateDir holds the seen-device store; an absolute path, created if
@@ -62,13 +57,15 @@ func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 // It is never closed when Run fails before that.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
-// Run reports devices until ctx ends. It returns an error wrapping
-// ErrUnavailable when the udev monitor cannot be opened; the caller
-// reports that (the daemon as a MonitorStatus "unavailable").
+// Run reports devices until ctx ends. When udev events cannot be received
+// at all (no netlink in a sandbox, no libudev) the monitor is unavailable,
+// not broken: it says so in a MonitorStatus and returns nil at once.
 func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	mon, err := openMonitor()
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		w.log.Warn("usb monitor unavailable", "err", err)
+		emit(w.status(event.Unavailable, event.Medium, "udev events unavailable: "+err.Error()))
+		return nil
 	}
 	defer mon.close()
 
@@ -101,6 +98,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	}
 	w.save(emit)
 	w.log.Debug("watching", "present", len(w.present))
+	emit(w.status(event.Running, event.Low, "udev events for USB devices; seen devices in "+filepath.Join(w.cfg.StateDir, StoreName)))
 	close(w.ready)
 
 	fds := []unix.PollFd{{Fd: int32(mon.fd), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}

@@ -172,24 +172,38 @@ func (b *bed) restart() {
 }
 
 // waitReady returns the events emitted before the watcher was ready (the
-// inventory).
+// inventory), less the running status the monitor sends last, just before
+// it is ready.
 func (b *bed) waitReady() []event.Event {
 	b.t.Helper()
 	var evs []event.Event
 	deadline := time.After(15 * time.Second)
+	ready, running := false, false
 	for {
 		select {
 		case <-b.ready:
-			return evs
+			ready = true
 		case msg := <-b.failed:
 			b.t.Fatalf("the watcher failed: %s", msg)
 		case e, ok := <-b.events:
 			if !ok {
 				b.t.Fatalf("the watcher exited before it was ready; stderr:\n%s", b.stderr.String())
 			}
-			evs = append(evs, e)
+			if _, st, _, ok := event.StatusOf(e); ok && st == event.Running {
+				if !strings.Contains(e.Metadata["reason"], usb.StoreName) {
+					b.t.Errorf("running status %+v does not name the store", e)
+				}
+				running = true
+			} else if running {
+				b.t.Fatalf("%+v came after the running status", e)
+			} else {
+				evs = append(evs, e)
+			}
 		case <-deadline:
-			b.t.Fatalf("the watcher was not ready within 15 s; stderr:\n%s", b.stderr.String())
+			b.t.Fatalf("the watcher was not ready within 15 s (ready %v, running status %v); stderr:\n%s", ready, running, b.stderr.String())
+		}
+		if ready && running {
+			return evs
 		}
 	}
 }

@@ -1,0 +1,125 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/sshmon/sshmontest"
+)
+
+// reloadWith rewrites the config with extra and reloads, waiting until the
+// daemon is ready again; then it writes a file into the watched tree and
+// returns every event up to that file's: all the reload caused.
+func reloadWith(t *testing.T, d *daemonProc, e *env, s *stream, pid int, extra string) []event.Event {
+	t.Helper()
+	e.writeConfig(t, extra)
+	syscall.Kill(pid, syscall.SIGHUP)
+	d.notify.waitFor("RELOADING=1")
+	d.notify.waitFor("READY=1")
+	mark := filepath.Join(e.tree, fmt.Sprintf("after-reload-%d", len(extra)))
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s.until(pathIs(mark))
+}
+
+// A reload that leaves [ssh] as it was keeps the ssh monitor running with
+// its counts: 4 failures, a reload, 2 more are one SshBruteForce at a
+// threshold of 6. The monitor does not announce itself again; the watch
+// the reload added works.
+func TestReloadKeepsBruteForceCount(t *testing.T) {
+	j := sshmontest.NewJournal(t)
+	// The journal file exists before the daemon starts (history: not
+	// reported); entries of a file that appears later are another matter.
+	j.Append(t, sshmontest.SSHD("Accepted password for root from 198.51.100.99 port 1 ssh2"))
+	e := newEnv(t)
+	e.ssh = true
+	sshTable := fmt.Sprintf("\n[ssh]\njournal_directory = %q\nhome_root = %q\nbrute_force_threshold = 6\n", j.Dir, filepath.Join(e.dir, "home"))
+	e.writeConfig(t, sshTable)
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	if st := sshStatus(s); st.Metadata["state"] != "running" {
+		t.Fatalf("ssh monitor status %+v, want running", st.Metadata)
+	}
+	var four []sshmontest.Entry
+	for i := range 4 {
+		four = append(four, sshmontest.SSHD(failure(i)))
+	}
+	j.Append(t, four...)
+	failed := 0
+	s.until(func(ev event.Event) bool {
+		if ev.Type == event.SshLoginFailed {
+			failed++
+		}
+		return failed == 4
+	})
+
+	other := filepath.Join(e.dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range reloadWith(t, d, e, s, d.cmd.Process.Pid, sshTable+fmt.Sprintf("\n[[watches]]\npath = %q\n", other)) {
+		if m, _, _, ok := event.StatusOf(ev); ok && m == "ssh" {
+			t.Errorf("the unchanged ssh monitor announced itself again: %+v", ev)
+		}
+	}
+	added := filepath.Join(other, "new-watch")
+	os.WriteFile(added, nil, 0o644)
+	s.until(pathIs(added))
+
+	j.Append(t, sshmontest.SSHD(failure(4)), sshmontest.SSHD(failure(5)),
+		sshmontest.SSHD("Accepted publickey for bob from 192.0.2.80 port 2 ssh2: "+sshFingerprint))
+	failed, brute := 0, 0
+	for _, ev := range s.until(func(ev event.Event) bool { return ev.Metadata["remote_ip"] == "192.0.2.80" }) {
+		switch ev.Type {
+		case event.SshLoginFailed:
+			failed++
+		case event.SshBruteForce:
+			brute++
+			if ev.Metadata["count"] != "6" || ev.Metadata["remote_ip"] != "2001:db8::66" {
+				t.Errorf("brute force %+v, want 6 failures from 2001:db8::66", ev.Metadata)
+			}
+		}
+	}
+	if failed != 2 || brute != 1 {
+		t.Fatalf("after the reload: %d SshLoginFailed and %d SshBruteForce, want 2 and 1", failed, brute)
+	}
+}
+
+// A reload that leaves [network] as it was does not list the listeners
+// again, nor does the network monitor announce itself again.
+func TestReloadKeepsNetworkInventory(t *testing.T) {
+	e := newEnv(t)
+	e.network = true
+	network := "\n[network]\nallowed_listeners = [\"sshd\"]\n"
+	e.writeConfig(t, network)
+	d, ns := startNetDaemon(t, e)
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	srv := startNetHelper(t, e.dir, "nm-reload", ns, "listen", "0.0.0.0:0")
+	s.until(func(ev event.Event) bool {
+		return ev.Type == event.NetworkListen && ev.Metadata["port"] == srv.words[0] && ev.Metadata["state"] == "listening"
+	})
+
+	for _, ev := range reloadWith(t, d, e, s, d.cmd.Process.Pid, network+"\n# touched\n") {
+		if m, _, _, ok := event.StatusOf(ev); ok && m == "network" {
+			t.Errorf("the unchanged network monitor announced itself again: %+v", ev)
+		}
+		if ev.Type == event.NetworkListen {
+			t.Errorf("the listeners were listed again: %+v", ev)
+		}
+	}
+	// A changed [network] replaces the monitor: it lists them again.
+	var listed bool
+	for _, ev := range reloadWith(t, d, e, s, d.cmd.Process.Pid, "\n[network]\nallowed_listeners = [\"sshd\", \"cupsd\"]\n") {
+		listed = listed || ev.Type == event.NetworkListen && ev.Metadata["found_by"] == "inventory" && ev.Metadata["port"] == srv.words[0]
+	}
+	if !listed {
+		t.Error("a changed [network] did not restart the monitor with a new inventory")
+	}
+}

@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/pantheros/secmon/service/internal/config"
+	"github.com/pantheros/secmon/service/internal/event"
+)
+
+// Each row of the monitor table reads its own section: a change to a key
+// changes the sections of exactly the monitors that use it, so a reload
+// leaves every other monitor running untouched, with its state.
+func TestMonitorTable(t *testing.T) {
+	env := config.Env{Home: "/home/alice", RuntimeDir: "/run/user/1000", UID: 1000}
+	d := &daemon{}
+	kinds := d.monitors()
+	var names []string
+	for _, k := range kinds {
+		names = append(names, k.Name)
+	}
+	if want := []string{"triggers", "filesystem", "camera", "microphone", "network", "ssh", "usb"}; !slices.Equal(names, want) {
+		t.Fatalf("table %v, want %v", names, want)
+	}
+	base := func() *config.Config {
+		c := config.Defaults(config.SystemMode, env)
+		c.Triggers = []config.Trigger{{Name: "t", Command: "/bin/true", MinSeverity: event.High}}
+		return c
+	}
+	for _, tc := range []struct {
+		name    string
+		change  func(*config.Config)
+		changed []string // sections that differ (switching off is not a change of section)
+		off     []string // monitors switched off
+	}{
+		{"nothing", func(*config.Config) {}, nil, nil},
+		{"log level", func(c *config.Config) { c.LogLevel = "debug" }, nil, nil},
+		{"a trigger", func(c *config.Config) { c.Triggers[0].Args = []string{"{path}"} }, []string{"triggers"}, nil},
+		{"no triggers", func(c *config.Config) { c.Triggers = nil }, []string{"triggers"}, []string{"triggers"}},
+		{"a watch", func(c *config.Config) { c.Watches = c.Watches[1:] }, []string{"filesystem"}, nil},
+		{"a disabled watch", func(c *config.Config) { off := false; c.Watches[0].Enabled = &off }, []string{"filesystem"}, nil},
+		{"filesystem off: ssh still needs it", func(c *config.Config) { c.Monitors.Filesystem = false }, []string{"filesystem"}, nil},
+		{"filesystem and ssh off", func(c *config.Config) { c.Monitors.Filesystem, c.Monitors.SSH = false, false },
+			[]string{"filesystem"}, []string{"filesystem", "ssh"}},
+		{"camera devices", func(c *config.Config) { c.Camera.Devices = []string{"/dev/video9"} }, []string{"camera"}, nil},
+		{"microphone off", func(c *config.Config) { c.Monitors.Microphone = false }, nil, []string{"microphone"}},
+		{"allowed listeners", func(c *config.Config) { c.Network.AllowedListeners = []string{"sshd"} }, []string{"network"}, nil},
+		{"port scan window", func(c *config.Config) { c.Network.PortScanWindowSeconds = 5 }, []string{"network"}, nil},
+		{"brute-force threshold: the filesystem monitor keeps running", func(c *config.Config) { c.SSH.BruteForceThreshold = 9 }, []string{"ssh"}, nil},
+		{"ssh auth log", func(c *config.Config) { c.SSH.AuthLog = "/var/log/secure" }, []string{"ssh"}, nil},
+		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"filesystem", "ssh"}, nil},
+		{"ssh off: its watches go", func(c *config.Config) { c.Monitors.SSH = false }, []string{"filesystem"}, []string{"ssh"}},
+		{"state directory", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"usb"}, nil},
+		{"usb off", func(c *config.Config) { c.Monitors.USB = false }, nil, []string{"usb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := base(), base()
+			tc.change(b)
+			var changed, off []string
+			for _, k := range kinds {
+				sa, onA := k.Section(a)
+				sb, onB := k.Section(b)
+				if !onA {
+					t.Fatalf("%s is off in the defaults", k.Name)
+				}
+				if !onB {
+					off = append(off, k.Name)
+				}
+				if !reflect.DeepEqual(sa, sb) {
+					changed = append(changed, k.Name)
+				}
+			}
+			if !slices.Equal(changed, tc.changed) || !slices.Equal(off, tc.off) {
+				t.Errorf("changed %v, off %v; want changed %v, off %v", changed, off, tc.changed, tc.off)
+			}
+		})
+	}
+}
