@@ -16,7 +16,9 @@ import (
 	"github.com/pantheros/secmon/service/internal/netmon/scan"
 )
 
-// The kinds of bpf/netmon.c's enum kind.
+// The kinds of bpf/netmon.c's enum kind, by hand: bpf2go -type would
+// generate them but needs clang to run; TestKindsMatchTheSource holds them
+// to the C source.
 const (
 	kListen      = 1
 	kListenClose = 2
