@@ -123,3 +123,52 @@ func TestReloadKeepsNetworkInventory(t *testing.T) {
 		t.Error("a changed [network] did not restart the monitor with a new inventory")
 	}
 }
+
+// A reload that changes only the brute-force limits takes them in place:
+// the failures counted before it count under the new threshold (4 at
+// threshold 6, reload to 5, one more: an SshBruteForce of 5).
+func TestReloadWithNewLimitsKeepsTheCount(t *testing.T) {
+	j := sshmontest.NewJournal(t)
+	j.Append(t, sshmontest.SSHD("Accepted password for root from 198.51.100.99 port 1 ssh2"))
+	e := newEnv(t)
+	e.ssh = true
+	table := func(threshold int) string {
+		return fmt.Sprintf("\n[ssh]\njournal_directory = %q\nhome_root = %q\nbrute_force_threshold = %d\n", j.Dir, filepath.Join(e.dir, "home"), threshold)
+	}
+	e.writeConfig(t, table(6))
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	sshStatus(s)
+	var four []sshmontest.Entry
+	for i := range 4 {
+		four = append(four, sshmontest.SSHD(failure(i)))
+	}
+	j.Append(t, four...)
+	failed := 0
+	s.until(func(ev event.Event) bool {
+		if ev.Type == event.SshLoginFailed {
+			failed++
+		}
+		return failed == 4
+	})
+	for _, ev := range reloadWith(t, d, e, s, d.cmd.Process.Pid, table(5)) {
+		if m, _, _, ok := event.StatusOf(ev); ok && m == "ssh" {
+			t.Errorf("the ssh monitor was rebuilt for new limits: %+v", ev)
+		}
+	}
+	j.Append(t, sshmontest.SSHD(failure(4)),
+		sshmontest.SSHD("Accepted publickey for bob from 192.0.2.80 port 2 ssh2: "+sshFingerprint))
+	brute := 0
+	for _, ev := range s.until(func(ev event.Event) bool { return ev.Metadata["remote_ip"] == "192.0.2.80" }) {
+		if ev.Type == event.SshBruteForce {
+			brute++
+			if ev.Metadata["count"] != "5" {
+				t.Errorf("brute force %+v, want 5 failures (4 before the reload, 1 after)", ev.Metadata)
+			}
+		}
+	}
+	if brute != 1 {
+		t.Fatalf("%d SshBruteForce after the reload, want 1", brute)
+	}
+}

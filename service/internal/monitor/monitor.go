@@ -12,8 +12,10 @@
 // runs: an unchanged monitor keeps running untouched, with its state (the
 // ssh monitor's brute-force counts, the USB monitor's seen devices, the
 // network monitor's listener inventory is not sent again); a changed one is
-// replaced, the new one started and ready before the old one stops, so no
-// event falls between them (one may be reported twice).
+// taken in place when the monitor can ([Reconfigurer]: the ssh monitor
+// takes new brute-force limits and keeps its counts), else replaced, the
+// new one started and ready before the old one stops, so no event falls
+// between them (one may be reported twice).
 package monitor
 
 import (
@@ -40,9 +42,17 @@ type Monitor interface {
 // Kind is one row of the daemon's table: a monitor's name, where its
 // section is in the configuration, and how it is built from it.
 type Kind struct {
-	Name    string
-	section func(*config.Config) (any, bool)
-	build   func(any, *slog.Logger) (Monitor, error)
+	Name        string
+	section     func(*config.Config) (any, bool)
+	build       func(any, *slog.Logger) (Monitor, error)
+	reconfigure func(Monitor, any) bool
+}
+
+// Reconfigurer is a monitor that may take a changed section in place,
+// keeping its state: Reconfigure says false when it cannot (the monitor is
+// then replaced). S is the monitor's section type.
+type Reconfigurer[S any] interface {
+	Reconfigure(section S) bool
 }
 
 // Define makes a Kind. section returns the monitor's section and whether
@@ -53,6 +63,10 @@ func Define[S any, M Monitor](name string, section func(*config.Config) (S, bool
 		Name:    name,
 		section: func(c *config.Config) (any, bool) { return section(c) },
 		build:   func(s any, log *slog.Logger) (Monitor, error) { return build(s.(S), log) },
+		reconfigure: func(m Monitor, s any) bool {
+			r, ok := m.(Reconfigurer[S])
+			return ok && r.Reconfigure(s.(S))
+		},
 	}
 }
 
@@ -86,12 +100,14 @@ func NewSet(kinds []Kind, emit func(event.Event), logger *slog.Logger) *Set {
 
 // Changes says what an Apply did, by monitor name.
 type Changes struct {
-	Started, Kept, Replaced, Stopped []string
+	Started, Kept, Reconfigured, Replaced, Stopped []string
 }
 
 // Apply makes the running monitors those cfg switches on, in table order.
-// It builds every new or changed monitor first: if one cannot be built,
-// nothing changes and the error says which. Then it starts them and waits
+// A changed monitor that can take its new section in place does so; every
+// other new or changed monitor is built first: if one cannot be built, no
+// monitor is started or stopped and the error says which (one reconfigured
+// in place before it keeps its new section). Then it starts them and waits
 // for each to be ready (or to end, or ctx to end), and only then stops the
 // monitors replaced or switched off.
 func (s *Set) Apply(ctx context.Context, cfg *config.Config) (Changes, error) {
@@ -111,6 +127,10 @@ func (s *Set) Apply(ctx context.Context, cfg *config.Config) (Changes, error) {
 		on[k.Name] = true
 		if old := s.running[k.Name]; old != nil && reflect.DeepEqual(old.section, sec) {
 			ch.Kept = append(ch.Kept, k.Name)
+			continue
+		} else if old != nil && k.reconfigure(old.m, sec) {
+			old.section = sec
+			ch.Reconfigured = append(ch.Reconfigured, k.Name)
 			continue
 		}
 		m, err := k.build(sec, s.log)

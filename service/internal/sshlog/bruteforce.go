@@ -86,6 +86,36 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	return &Detector{cfg: cfg, addrs: lru.New[string, *tracked](cfg.MaxAddresses)}
 }
 
+// SetLimits changes the threshold and the window (zero: the default) and
+// keeps what was counted: each address keeps its newest failures, up to the
+// new threshold, so a reload that changes the limits forgets nothing that
+// still counts under them.
+func (d *Detector) SetLimits(threshold int, window time.Duration) {
+	if threshold <= 0 {
+		threshold = DefaultThreshold
+	}
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	old := d.cfg.Threshold
+	d.cfg.Threshold, d.cfg.Window = threshold, window
+	if threshold == old {
+		return
+	}
+	for _, tr := range d.addrs.All() {
+		at, users := make([]time.Time, threshold), make([]string, threshold)
+		keep := min(tr.n, threshold)
+		// The newest keep entries, oldest first: they end just before
+		// next in the old ring.
+		for i := range keep {
+			j := (tr.next - keep + i + old) % old
+			at[i], users[i] = tr.at[j], tr.users[j]
+		}
+		tr.at, tr.users, tr.n, tr.next = at, users, keep, keep%threshold
+		tr.credits = min(tr.credits, threshold)
+	}
+}
+
 // Config is the configuration in use, defaults applied.
 func (d *Detector) Config() DetectorConfig { return d.cfg }
 

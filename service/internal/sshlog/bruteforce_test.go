@@ -159,3 +159,45 @@ func TestDetectorMemoryIsBounded(t *testing.T) {
 		t.Fatalf("alert %d failures, %d users; want 100 and 16", bf.Count, len(bf.Users))
 	}
 }
+
+// New limits keep what was counted: each address keeps its newest
+// failures, up to the new threshold.
+func TestSetLimitsKeepsTheCount(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := func(i int) sshlog.Entry {
+		return sshlog.Entry{Kind: sshlog.Failed, RemoteIP: "192.0.2.1", User: fmt.Sprintf("u%d", i), Method: "password"}
+	}
+	for _, tt := range []struct {
+		name              string
+		from, to, before  int
+		wantAfter, wantAt int // failures after SetLimits until the alert; its count
+	}{
+		{"lower: 4 of 6, then 5", 6, 5, 4, 1, 5},
+		{"lower below what was counted: 4 of 6, then 3", 6, 3, 4, 1, 3},
+		{"higher: 2 of 3, then 5", 3, 5, 2, 3, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := sshlog.NewDetector(sshlog.DetectorConfig{Threshold: tt.from, Window: time.Hour})
+			n := 0
+			for ; n < tt.before; n++ {
+				if _, alert := d.Observe(t0.Add(time.Duration(n)*time.Second), fail(n)); alert {
+					t.Fatalf("alert at %d before the change", n+1)
+				}
+			}
+			d.SetLimits(tt.to, time.Hour)
+			for i := 1; ; i++ {
+				bf, alert := d.Observe(t0.Add(time.Duration(n)*time.Second), fail(n))
+				n++
+				if alert {
+					if i != tt.wantAfter || bf.Count != tt.wantAt {
+						t.Fatalf("alert after %d more with count %d, want after %d with %d", i, bf.Count, tt.wantAfter, tt.wantAt)
+					}
+					return
+				}
+				if i > tt.to {
+					t.Fatalf("no alert after %d more failures", i)
+				}
+			}
+		})
+	}
+}

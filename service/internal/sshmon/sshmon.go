@@ -73,6 +73,11 @@ type Watcher struct {
 	// missing: the auth log did not exist when Run started.
 	missing bool
 
+	// cfg is the section the watcher was built from, for Reconfigure.
+	cfg config.SSH
+	// mu guards detector: Run's goroutine counts, Reconfigure changes
+	// its limits.
+	mu       sync.Mutex
 	detector *sshlog.Detector
 	// now stamps auth log lines, whose timestamps have no year or zone.
 	now   func() time.Time
@@ -92,6 +97,7 @@ func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{
+		cfg: cfg,
 		log: logger.With("component", "ssh"),
 		detector: sshlog.NewDetector(sshlog.DetectorConfig{
 			Threshold: cfg.BruteForceThreshold,
@@ -133,6 +139,24 @@ func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
 		return nil, fmt.Errorf("cannot follow auth log %q: not an absolute path", w.authLog)
 	}
 	return w, nil
+}
+
+// Reconfigure takes a changed [ssh] section in place when only the
+// brute-force limits changed, keeping the failures counted so far (issue:
+// a reload must not forget an attack under way); any other change (the
+// source, the homes watched) needs a new watcher, and it says false.
+func (w *Watcher) Reconfigure(cfg config.SSH) bool {
+	same := cfg
+	same.BruteForceThreshold, same.BruteForceWindowSeconds = w.cfg.BruteForceThreshold, w.cfg.BruteForceWindowSeconds
+	if same != w.cfg {
+		return false
+	}
+	w.mu.Lock()
+	w.detector.SetLimits(cfg.BruteForceThreshold, time.Duration(cfg.BruteForceWindowSeconds)*time.Second)
+	w.mu.Unlock()
+	w.cfg = cfg
+	w.log.Info("brute-force limits changed in place", "threshold", cfg.BruteForceThreshold, "window_seconds", cfg.BruteForceWindowSeconds)
+	return true
 }
 
 // Ready is closed once Run reads from the end of its source: what sshd logs
@@ -319,7 +343,10 @@ func (w *Watcher) report(at time.Time, e sshlog.Entry, proc *event.Process) {
 }
 
 func (w *Watcher) observe(at time.Time, e sshlog.Entry) {
+	w.mu.Lock()
 	bf, alert := w.detector.Observe(at, e)
+	evicted, cfg := w.detector.Evictions(), w.detector.Config()
+	w.mu.Unlock()
 	if alert {
 		users := make([]string, len(bf.Users))
 		for i, u := range bf.Users {
@@ -334,12 +361,12 @@ func (w *Watcher) observe(at time.Time, e sshlog.Entry) {
 	}
 	// Forgetting addresses that still count can hide an attack spread
 	// over many: say so, at most once a window.
-	if n := w.detector.Evictions(); n > w.reportedEvicted &&
-		(w.lastEvictReport.IsZero() || at.Sub(w.lastEvictReport) >= w.detector.Config().Window) {
+	if n := evicted; n > w.reportedEvicted &&
+		(w.lastEvictReport.IsZero() || at.Sub(w.lastEvictReport) >= cfg.Window) {
 		w.reportedEvicted, w.lastEvictReport = n, at
 		w.emit(event.Status("ssh", event.Degraded, event.Medium, fmt.Sprintf(
 			"brute-force detection tracks at most %d addresses; %d with recent failures were forgotten so far",
-			w.detector.Config().MaxAddresses, n)))
+			cfg.MaxAddresses, n)))
 	}
 }
 
