@@ -176,18 +176,32 @@ func (m *FileMode) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Bounds of the sizes and durations a file may set.
+const (
+	MaxReplayBuffer   = 200000
+	MaxClientQueue    = 1 << 20
+	maxTriggerSeconds = 7 * 24 * 3600
+)
+
 // LogLevel is one of trace, debug, info, warn, error.
 type LogLevel string
 
-// UnmarshalText checks the level. (go-toml assigns string-kinded values
-// directly, so check calls this too.)
+// UnmarshalText keeps the level as written; check says whether it is one,
+// with the file, line and column (an error from here would carry none:
+// go-toml does not place a TextUnmarshaler's error, so log_level = 5 would
+// be refused without saying where).
 func (l *LogLevel) UnmarshalText(b []byte) error {
-	switch s := strings.ToLower(string(b)); s {
+	*l = LogLevel(strings.ToLower(string(b)))
+	return nil
+}
+
+// Valid says whether l names a level.
+func (l LogLevel) Valid() error {
+	switch l {
 	case "trace", "debug", "info", "warn", "warning", "error":
-		*l = LogLevel(s)
 		return nil
 	}
-	return fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", b)
+	return fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", string(l))
 }
 
 // Env is what the defaults depend on; the zero value reads the process.
@@ -379,7 +393,8 @@ func (c *Config) checkTop(bad complain) {
 	if c.StateDirectory != "" && !filepath.IsAbs(c.StateDirectory) {
 		bad("state_directory", "must be an absolute path, not %q", c.StateDirectory)
 	}
-	if err := c.LogLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
+	c.LogLevel = LogLevel(strings.ToLower(string(c.LogLevel)))
+	if err := c.LogLevel.Valid(); err != nil {
 		bad("log_level", "%v", err)
 	}
 	switch c.DBus {
@@ -387,11 +402,14 @@ func (c *Config) checkTop(bad complain) {
 	default:
 		bad("dbus", "must be auto, system, session or off, not %q", c.DBus)
 	}
-	if c.ReplayBuffer < 1 {
-		bad("replay_buffer", "must be at least 1, not %d", c.ReplayBuffer)
+	// Upper bounds: each kept or queued event takes memory (and the
+	// replay log twice the buffer on disk); beyond these a typo takes the
+	// machine's memory instead of giving an error.
+	if c.ReplayBuffer < 1 || c.ReplayBuffer > MaxReplayBuffer {
+		bad("replay_buffer", "must be from 1 to %d events, not %d", MaxReplayBuffer, c.ReplayBuffer)
 	}
-	if c.ClientQueue < 16 {
-		bad("client_queue", "must be at least 16, not %d", c.ClientQueue)
+	if c.ClientQueue < 16 || c.ClientQueue > MaxClientQueue {
+		bad("client_queue", "must be from 16 to %d events, not %d", MaxClientQueue, c.ClientQueue)
 	}
 }
 
@@ -477,11 +495,13 @@ func (c *Config) checkTriggers(bad complain) {
 				bad(key+".event_types", "%v", err)
 			}
 		}
-		if t.CooldownSeconds < 0 {
-			bad(key+".cooldown_seconds", "must not be negative")
+		// Seconds are multiplied into a time.Duration: a huge value
+		// would overflow it into a negative one.
+		if t.CooldownSeconds < 0 || t.CooldownSeconds > maxTriggerSeconds {
+			bad(key+".cooldown_seconds", "must be from 0 to %d seconds (a week), not %d", maxTriggerSeconds, t.CooldownSeconds)
 		}
-		if t.TimeoutSeconds < 0 {
-			bad(key+".timeout_seconds", "must not be negative")
+		if t.TimeoutSeconds < 0 || t.TimeoutSeconds > maxTriggerSeconds {
+			bad(key+".timeout_seconds", "must be from 0 to %d seconds (a week), not %d", maxTriggerSeconds, t.TimeoutSeconds)
 		}
 	}
 }

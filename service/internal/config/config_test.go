@@ -41,6 +41,13 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"threshold", "[ssh]\nbrute_force_threshold = 0\n", "c.toml:2:1: key ssh.brute_force_threshold: must be from 1 to 100 failures, not 0"},
 		{"window", "[ssh]\nbrute_force_window_seconds = -5\n", "c.toml:2:1: key ssh.brute_force_window_seconds: must be from 1 to 86400 seconds"},
 		{"window as a duration", "[ssh]\nbrute_force_window_seconds = \"10m\"\n", "c.toml:2:30: key ssh.brute_force_window_seconds:"},
+		// Bounds (issue 14.6): each of these passed --check and then took
+		// the machine's memory, overflowed a duration, or said no place.
+		{"log level a number", "log_level = 5\n", "c.toml:1:1: key log_level: unknown log level \"5\""},
+		{"huge replay buffer", "replay_buffer = 999999999\n", "c.toml:1:1: key replay_buffer: must be from 1 to 200000 events, not 999999999"},
+		{"huge client queue", "client_queue = 99999999999\n", "c.toml:1:1: key client_queue: must be from 16 to"},
+		{"huge trigger timeout", "[[triggers]]\nname = \"t\"\ncommand = \"/bin/true\"\ntimeout_seconds = 9223372036854775807\n", "c.toml:4:1: key triggers.0.timeout_seconds: must be from 0 to 604800 seconds"},
+		{"huge cooldown", "[[triggers]]\nname = \"t\"\ncommand = \"/bin/true\"\ncooldown_seconds = 99999999999\n", "c.toml:4:1: key triggers.0.cooldown_seconds: must be from 0 to 604800 seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

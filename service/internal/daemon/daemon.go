@@ -135,8 +135,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if f.logLevel != "" {
-		if err := cfg.LogLevel.UnmarshalText([]byte(f.logLevel)); err != nil {
-			return &UsageError{err}
+		cfg.LogLevel.UnmarshalText([]byte(f.logLevel))
+		if err := cfg.LogLevel.Valid(); err != nil {
+			return &UsageError{fmt.Errorf("--log-level: %w", err)}
 		}
 	}
 	if f.check {
