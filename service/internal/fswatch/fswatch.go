@@ -118,7 +118,10 @@ type Watcher struct {
 		kind kind
 		at   time.Time
 	}
-	degraded bool
+	// The watch limit: when it was last reported, and the directories
+	// left unwatched since.
+	limitSaidAt time.Time
+	limitMissed int
 }
 
 // New checks the watches (only enabled ones count) and prepares, but does
@@ -425,21 +428,34 @@ func (w *Watcher) release(d string) {
 func (w *Watcher) addFailed(d string, err error) {
 	switch {
 	case errors.Is(err, unix.ENOSPC):
-		if w.degraded {
+		// Said each time it happens, at most once a limitEvery: a user
+		// who fills a watched tree (~/.ssh is recursive) with
+		// directories must not blind the monitor after its first
+		// report. The count says how many went unwatched meanwhile.
+		w.limitMissed++
+		now := w.now()
+		if !w.limitSaidAt.IsZero() && now.Sub(w.limitSaidAt) < limitEvery {
 			return
 		}
-		w.degraded = true
 		reason := "inotify watch limit reached; raise /proc/sys/fs/inotify/max_user_watches (fs.inotify.max_user_watches)"
-		w.log.Warn("filesystem monitoring degraded", "reason", reason, "path", d)
-		st := event.Status("filesystem", event.Degraded, event.Medium, "cannot watch "+d+": "+reason)
+		what := "cannot watch " + d
+		if w.limitMissed > 1 {
+			what += fmt.Sprintf(" nor %d other directories", w.limitMissed-1)
+		}
+		w.log.Warn("filesystem monitoring degraded", "reason", reason, "path", d, "unwatched", w.limitMissed)
+		st := event.Status("filesystem", event.Degraded, event.Medium, what+": "+reason)
 		st.Path = d
 		w.emit(st)
+		w.limitSaidAt, w.limitMissed = now, 0
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
 		// Gone before the watch landed; its parent reports the removal.
 	default:
 		w.log.Warn("cannot watch directory", "path", d, "err", err)
 	}
 }
+
+// limitEvery bounds how often reaching the watch limit is reported.
+const limitEvery = time.Minute
 
 // overflowed walks every watch again, so that directories created while
 // events were lost get their watches and vanished ones lose them, then

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -106,7 +108,10 @@ func watchLimitChild(t *testing.T) {
 	for i := range 8 {
 		mkdirAll(t, filepath.Join(root, fmt.Sprintf("d%d", i)))
 	}
-	h := start(t, config.Watch{Path: root, Recursive: true})
+	var offset atomic.Int64
+	t0 := time.Now()
+	clock := func() time.Time { return t0.Add(time.Duration(offset.Load())) }
+	h := startWith(t, options{clock: clock}, config.Watch{Path: root, Recursive: true})
 
 	h.waitFor("MonitorStatus", func(evs []event.Event) bool { return len(evs) > 0 })
 	e := h.got[0]
@@ -126,5 +131,15 @@ func watchLimitChild(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d MonitorStatus events, want 1:\n%s", n, dump(h.got))
+	}
+	// A minute on, filling the tree again is said again, with what went
+	// unwatched meanwhile: one report per lifetime let a user blind the
+	// monitor after the first.
+	offset.Store(int64(2 * time.Minute))
+	again := filepath.Join(root, "again")
+	mkdirAll(t, again)
+	st := h.waitEvent(event.MonitorStatus, again)
+	if st.Metadata["state"] != "degraded" || !strings.Contains(st.Metadata["reason"], "cannot watch "+again+" nor ") {
+		t.Errorf("second report %v, want degraded naming %s and the others missed", st.Metadata, again)
 	}
 }
