@@ -277,6 +277,21 @@ func systemWatches() []Watch {
 		w("/etc/group", "groups", false),
 		w("/etc/crontab", "cron jobs", false),
 		w("/etc/cron.d", "cron jobs", true),
+		// More places a program makes itself start again (see package
+		// persist, which rates every change there Medium at least).
+		w("/var/spool/cron", "users' cron jobs", true),
+		w("/etc/systemd/system", "system services (systemd units)", true),
+		w("/etc/systemd/user", "every user's services (systemd user units)", true),
+		w("/etc/xdg/autostart", "programs started at every login", true),
+		w("/etc/profile", "shell start-up for every user", false),
+		w("/etc/profile.d", "shell start-up for every user", true),
+		w("/etc/bash.bashrc", "shell start-up for every user", false),
+		w("/etc/environment", "every session's environment", false),
+		w("/etc/ld.so.preload", "a library loaded into every program", false),
+		w("/root/.bashrc", "root's shell start-up", false),
+		w("/root/.profile", "root's shell start-up", false),
+		{Pattern: "/home/*/.config/autostart", Description: "programs started at login (XDG autostart)", Recursive: true},
+		{Pattern: "/home/*/.config/systemd/user", Description: "users' systemd user units", Recursive: true},
 	}
 }
 
@@ -292,7 +307,7 @@ func userWatches(home string) []Watch {
 		persist(".config/systemd/user", "your systemd user units", true),
 		persist(".config/environment.d", "your session environment", true),
 		persist(".config/niri", "niri config (spawn-at-startup)", true),
-		w(h(".local/bin"), "programs early in your PATH", false),
+		persist(".local/bin", "programs early in your PATH", false),
 	}
 	for _, f := range []string{".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",
 		".zshrc", ".zshenv", ".zprofile", ".zlogin", ".config/fish/config.fish",

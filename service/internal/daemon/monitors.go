@@ -18,6 +18,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/monitor"
 	"github.com/pantheros/secmon/service/internal/netmon"
+	"github.com/pantheros/secmon/service/internal/persist"
 	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/trigger"
 	"github.com/pantheros/secmon/service/internal/usb"
@@ -70,7 +71,7 @@ func filesystemSection(c *config.Config) (fsSection, bool) {
 }
 
 func newFilesystem(s fsSection, log *slog.Logger) (*fswatch.Watcher, error) {
-	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{sshmon.Classify}}
+	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, sshmon.Classify}}
 	if s.SSH != nil {
 		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
 	}

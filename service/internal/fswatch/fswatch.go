@@ -70,7 +70,8 @@ type Config struct {
 	// Rules are asked, in order, about every path reported under any
 	// watch: the first to return a type replaces the file event's, its
 	// severity is the least the event gets, and its md is added to the
-	// metadata.
+	// metadata. A rule that returns no type but a severity only raises the
+	// event to it (a persistence spot), and the next rules are asked too.
 	Rules []Rule
 }
 

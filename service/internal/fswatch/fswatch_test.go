@@ -16,6 +16,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/fswatch"
+	"github.com/pantheros/secmon/service/internal/persist"
 )
 
 func TestNewChecksWatches(t *testing.T) {
@@ -524,5 +525,35 @@ func TestRenameInsideTree(t *testing.T) {
 	}
 	if len(n) != 7 || t.Failed() {
 		t.Errorf("unexpected events:\n%s", dump(h.got))
+	}
+}
+
+// A rule that returns no type only raises the severity (a persistence
+// spot): a plain write to an autostart entry is Medium, not Low, and a
+// write to an ordinary file stays Low.
+func TestRaiseOnlyRule(t *testing.T) {
+	root := t.TempDir()
+	spot := filepath.Join(root, ".config", "autostart")
+	mkdirAll(t, spot)
+	entry := filepath.Join(spot, "app.desktop")
+	plain := filepath.Join(root, "notes.txt")
+	writeFile(t, entry)
+	writeFile(t, plain)
+	h := startWith(t, options{rules: []fswatch.Rule{persist.Classify}}, config.Watch{Path: root, Recursive: true})
+	appendTo := func(p string) {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("Exec=/tmp/evil\n")
+		f.Close()
+	}
+	appendTo(entry)
+	if e := h.waitEvent(event.FileModify, entry); e.Severity != event.Medium {
+		t.Errorf("a write to %s is %s, want Medium", entry, e.Severity)
+	}
+	appendTo(plain)
+	if e := h.waitEvent(event.FileModify, plain); e.Severity != event.Low {
+		t.Errorf("a write to %s is %s, want Low", plain, e.Severity)
 	}
 }

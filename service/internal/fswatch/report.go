@@ -72,11 +72,15 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 		sev = s.cfg.Severity
 	}
 	for _, classify := range w.rules {
-		if t, least, more := classify(p); t != "" {
-			typ, sev = t, max(s.cfg.Severity, least)
+		t, least, more := classify(p)
+		if t == "" {
+			sev = max(sev, least) // raise only, and ask the next rule
 			maps.Copy(md, more)
-			break
+			continue
 		}
+		typ, sev = t, max(s.cfg.Severity, least)
+		maps.Copy(md, more)
+		break
 	}
 	desc := info.verb + " " + p
 	if s.cfg.Description != "" {
