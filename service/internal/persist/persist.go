@@ -111,9 +111,7 @@ var shellStartup = map[string]bool{
 // fish's config directory in one.
 func inHome(dir string) bool {
 	dir = strings.TrimSuffix(dir, "/")
-	if strings.HasSuffix(dir, "/.config/fish") {
-		dir = strings.TrimSuffix(dir, "/.config/fish")
-	}
+	dir = strings.TrimSuffix(dir, "/.config/fish")
 	if dir == "/root" {
 		return true
 	}
