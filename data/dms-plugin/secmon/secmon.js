@@ -461,6 +461,8 @@ function newState(lastAck, options) {
         // path → {kind, openers: [{seq, name, detail}]}
         devices: {},
         lost: 0,
+        // Device events handled while a GetDevicesInUse answer is awaited.
+        pending: null,
         connected: false,
         attempt: 0,
         lastError: ""
@@ -518,6 +520,8 @@ function handleEvent(st, e, appName) {
     if (e.seq > 0 && e.seq > st.lastSeen)
         st.lastSeen = e.seq;
     var changed = false;
+    if (st.pending && deviceKind(e.type))
+        st.pending.push(e);
     switch (e.type) {
     case "CameraAccess":
     case "MicrophoneAccess":
@@ -558,26 +562,53 @@ function handleEvent(st, e, appName) {
     return true;
 }
 
+// askingDevices is called when GetDevicesInUse is asked: the device
+// events handled until the answer comes are kept, as the answer may have
+// been made before or after them.
+function askingDevices(st) {
+    st.pending = [];
+}
+
 // setDevicesInUse replaces what is known to be in use by the daemon's own
-// list (GetDevicesInUse: the opening events of each device in use).
+// list (GetDevicesInUse: the opening events of each device in use), then
+// applies again, in order, the device events handled since it was asked
+// (an open is recorded once by its seq; a release of a device not in use
+// changes nothing), so the answer never undoes what came after it.
 function setDevicesInUse(st, events, appName) {
+    var since = st.pending || [];
+    st.pending = null;
     st.devices = {};
-    for (var i = 0; i < events.length; i++) {
+    var i;
+    for (i = 0; i < events.length; i++) {
         var e = events[i];
         if (e && (e.type === "CameraAccess" || e.type === "MicrophoneAccess"))
             opened(st, e, appName);
     }
+    for (i = 0; i < since.length; i++) {
+        if (since[i].type === "CameraAccess" || since[i].type === "MicrophoneAccess")
+            opened(st, since[i], appName);
+        else
+            delete st.devices[since[i].path];
+    }
 }
 
-// acknowledgeAll marks every alert seen: the count goes to zero and the
-// returned seq is the one to keep (PluginService.savePluginState), so a
-// restart replays only what comes after it.
-function acknowledgeAll(st) {
-    st.alerts = [];
-    st.unacked = 0;
+// acknowledgeAll marks every alert up to seq upTo seen (all of them when
+// upTo is not given): the popout acknowledges what it showed, so an alert
+// that came while the person was reading stays. It returns the seq to keep
+// (PluginService.savePluginState), so a restart replays only what comes
+// after it.
+function acknowledgeAll(st, upTo) {
+    var to = typeof upTo === "number" && upTo >= 0 ? Math.min(upTo, st.lastSeen) : st.lastSeen;
+    var kept = [];
+    for (var i = 0; i < st.alerts.length; i++) {
+        if (st.alerts[i].seq > to)
+            kept.push(st.alerts[i]);
+    }
+    st.alerts = kept;
+    st.unacked = kept.length;
     st.lost = 0;
-    if (st.lastSeen > st.lastAck)
-        st.lastAck = st.lastSeen;
+    if (to > st.lastAck)
+        st.lastAck = to;
     return st.lastAck;
 }
 

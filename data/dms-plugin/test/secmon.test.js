@@ -307,3 +307,40 @@ test("the tooltip combines secmon with DMS's PipeWire view", () => {
     S.handleEvent(st, ev(1, "CameraAccess", "High", "/dev/video0", { comm: "firefox" }));
     assert.equal(S.tooltip(S.view(st), true, false), "Camera /dev/video0: firefox\n1 alert not acknowledged");
 });
+
+test("acknowledging what the popout showed keeps what came since", () => {
+    const st = S.newState(0, {});
+    S.handleEvent(st, ev(1, "PortScanDetected", "High", "", { remote_ip: "192.0.2.1" }));
+    S.handleEvent(st, ev(2, "PortScanDetected", "High", "", { remote_ip: "192.0.2.2" }));
+    const shown = S.view(st).lastSeen;
+    S.handleEvent(st, ev(3, "PortScanDetected", "High", "", { remote_ip: "192.0.2.3" }));
+    assert.equal(S.acknowledgeAll(st, shown), 2);
+    same(st.alerts.map((a) => a.seq), [3]);
+    assert.equal(st.unacked, 1);
+    // a request beyond what was seen acknowledges only what was seen
+    assert.equal(S.acknowledgeAll(st, 99), 3);
+    assert.equal(st.unacked, 0);
+    // an older request changes nothing
+    assert.equal(S.acknowledgeAll(st, 1), 3);
+});
+
+test("an answer to GetDevicesInUse never undoes what came after the question", () => {
+    const st = S.newState(-1, {});
+    S.askingDevices(st);
+    // while the question is out: a camera opens, a microphone opens and closes
+    S.handleEvent(st, ev(42, "CameraAccess", "High", "/dev/video0", { comm: "firefox" }));
+    S.handleEvent(st, ev(43, "MicrophoneAccess", "High", "/dev/snd/pcmC0D0c", { comm: "arecord" }));
+    S.handleEvent(st, ev(44, "MicrophoneReleased", "Medium", "/dev/snd/pcmC0D0c", {}));
+    // an answer made before all of it, naming another device opened earlier
+    S.setDevicesInUse(st, [S.fromDBus([40, 0, "MicrophoneAccess", "High", "/dev/snd/pcmC1D0c", "", { comm: "parecord" }])]);
+    const v = S.view(st);
+    same(v.cameras.map((c) => c.names), ["firefox"]);
+    same(v.microphones.map((c) => c.path), ["/dev/snd/pcmC1D0c"]);
+    // an answer made after it (it lists the camera too): the same, once
+    const st2 = S.newState(-1, {});
+    S.askingDevices(st2);
+    S.handleEvent(st2, ev(42, "CameraAccess", "High", "/dev/video0", { comm: "firefox" }));
+    S.setDevicesInUse(st2, [S.fromDBus([42, 0, "CameraAccess", "High", "/dev/video0", "", { comm: "firefox" }])]);
+    same(S.view(st2).cameras.map((c) => c.names), ["firefox"]);
+    assert.equal(st2.pending, null);
+});

@@ -1,0 +1,6 @@
+import QtQuick
+// Stand-in: Quickshell's SplitParser: read() once per line.
+QtObject {
+    property string splitMarker: "\n"
+    signal read(string data)
+}
