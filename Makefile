@@ -21,6 +21,9 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DBUSDIR     ?= $(DATADIR)/dbus-1
 SYSCONFDIR  ?= /etc
+# DankMaterialShell's system plugin folder (its PluginService reads
+# /etc/xdg/quickshell/dms-plugins); the plugin is enabled in DMS's settings.
+DMSPLUGINDIR ?= $(SYSCONFDIR)/xdg/quickshell/dms-plugins
 
 BUILD   ?= build
 GO      ?= go
@@ -76,6 +79,8 @@ install: $(if $(filter-out $(wildcard $(BUILT)),$(BUILT)),build) man
 	$(INSTALL) -Dm 0644 data/completions/secmon-client.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/secmon-client.fish
 	for d in $(wildcard data/*.desktop); do $(INSTALL) -Dm 0644 $$d $(DESTDIR)$(DATADIR)/applications/$$(basename $$d); done
 	for m in $(MANPAGES); do s=$${m##*.}; $(INSTALL) -Dm 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); done
+	$(INSTALL) -d $(DESTDIR)$(DMSPLUGINDIR)/secmon
+	$(INSTALL) -m 0644 $(wildcard data/dms-plugin/secmon/*) $(DESTDIR)$(DMSPLUGINDIR)/secmon/
 	$(INSTALL) -Dm 0644 data/secmon.example.toml $(DESTDIR)$(DOCDIR)/secmon.example.toml
 	$(INSTALL) -Dm 0644 data/notifier.example.toml $(DESTDIR)$(DOCDIR)/notifier.example.toml
 	$(INSTALL) -Dm 0644 README.md $(DESTDIR)$(DOCDIR)/README.md

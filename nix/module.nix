@@ -325,6 +325,14 @@ in
         '';
       };
     };
+
+    dmsPlugin.enable = lib.mkEnableOption ''
+      secmon's DankMaterialShell bar plugin, in DMS's system plugin folder
+      (/etc/xdg/quickshell/dms-plugins/secmon): a pill while a camera or microphone is in use
+      and while High and Critical alerts are unacknowledged. Enable it in DMS's settings
+      (Plugins), then add it to the bar; its users must be in `group` (see `notifier.users`).
+      With DMS's own module, `programs.dank-material-shell.plugins.secmon.src =
+      "''${pkgs.secmon}/share/dms-plugins/secmon"` installs the same folder'';
   };
 
   config = lib.mkIf cfg.enable (
@@ -411,6 +419,10 @@ in
           (lib.mkIf (cfg.notifier.users != [ ]) { ${cfg.group}.members = cfg.notifier.users; })
         ];
       }
+
+      (lib.mkIf cfg.dmsPlugin.enable {
+        environment.etc."xdg/quickshell/dms-plugins/secmon".source = "${cfg.package}/share/dms-plugins/secmon";
+      })
 
       (lib.mkIf cfg.notifier.enable {
         systemd.user.services.secmon-notifier = {

@@ -440,10 +440,20 @@ func TestModuleConfig(t *testing.T) {
 			if e.Notifier.ServiceConfig["ExecStart"] != nil {
 				t.Errorf("notifier unit without notifier.enable: %v", e.Notifier)
 			}
+			if _, ok := e.Etc["xdg/quickshell/dms-plugins/secmon"]; ok {
+				t.Errorf("the DankMaterialShell plugin installed without dmsPlugin.enable")
+			}
 			for _, a := range e.Assertions {
 				if !a.Assertion {
 					t.Errorf("assertion fails: %s", a.Message)
 				}
+			}
+		}},
+		{"the DankMaterialShell plugin", "{ enable = true; dmsPlugin.enable = true; }", func(t *testing.T, e *evaluated) {
+			// DMS's PluginService reads /etc/xdg/quickshell/dms-plugins;
+			// the package installs the plugin under share/dms-plugins.
+			if got := e.Etc["xdg/quickshell/dms-plugins/secmon"].Source; got != "/nix/store/secmon/share/dms-plugins/secmon" {
+				t.Errorf("/etc/xdg/quickshell/dms-plugins/secmon is %q", got)
 			}
 		}},
 		{"no monitor, no capability", `{ enable = true; monitors = { filesystem = false; network = false; usb = false; camera = false; microphone = false; ssh = false; }; }`, func(t *testing.T, e *evaluated) {

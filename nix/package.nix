@@ -1,8 +1,9 @@
 # secmon as a Nix package: secmon-daemon, secmon-client and
 # secmon-notifier, with what `make install` lays out for a
 # distribution: systemd units, the D-Bus policy, activation file and
-# interface, man pages, shell completions, the journal catalog and the
-# notifier's desktop entry.
+# interface, man pages, shell completions, the journal catalog, the
+# notifier's desktop entry and the DankMaterialShell plugin
+# (share/dms-plugins/secmon).
 #
 #   pkgs.callPackage ./nix/package.nix { }      (the flake does this)
 #
@@ -191,6 +192,12 @@ buildSecmon {
         sed -i "s|^Exec=secmon-|Exec=$out/bin/secmon-|" "$out/share/applications/$(basename "$d")"
       fi
     done
+
+    # The DankMaterialShell plugin; services.secmon.dmsPlugin links it into
+    # /etc/xdg/quickshell/dms-plugins.
+    if [ -d data/dms-plugin/secmon ]; then
+      install -Dm0644 -t "$out/share/dms-plugins/secmon" data/dms-plugin/secmon/*
+    fi
 
     install -Dm0644 data/secmon.example.toml "$out/share/doc/secmon/secmon.example.toml"
     install -Dm0644 data/notifier.example.toml "$out/share/doc/secmon/notifier.example.toml"
