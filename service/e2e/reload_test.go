@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -170,5 +171,41 @@ func TestReloadWithNewLimitsKeepsTheCount(t *testing.T) {
 	}
 	if brute != 1 {
 		t.Fatalf("%d SshBruteForce after the reload, want 1", brute)
+	}
+}
+
+// What sshd logs while secmon is stopped is read when it starts again,
+// from the journal cursor the last run kept in the state directory: a
+// login then is reported, marked as found while secmon was not running;
+// what the last run had read is not reported twice.
+func TestSSHLoginWhileStoppedIsReportedAtStart(t *testing.T) {
+	j := sshmontest.NewJournal(t)
+	j.Append(t, sshmontest.SSHD("Accepted password for root from 198.51.100.99 port 1 ssh2"))
+	e := newEnv(t)
+	e.ssh = true
+	e.writeConfig(t, fmt.Sprintf("\n[ssh]\njournal_directory = %q\nhome_root = %q\n", j.Dir, filepath.Join(e.dir, "home")))
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	j.Append(t, sshmontest.SSHD("Accepted publickey for bob from 192.0.2.40 port 2 ssh2: "+sshFingerprint))
+	s.until(func(ev event.Event) bool { return ev.Type == event.SshLogin && ev.Path == "192.0.2.40" })
+	d.stop()
+
+	j.Append(t, sshmontest.SSHD("Accepted publickey for alice from 192.0.2.50 port 3 ssh2: "+sshFingerprint))
+	startDaemon(t, []string{e.config})
+	s = connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	got := s.until(func(ev event.Event) bool { return ev.Type == event.SshLogin && ev.Path == "192.0.2.50" })
+	login := got[len(got)-1]
+	if login.Metadata["found_by"] != "catch-up" || !strings.HasPrefix(login.Description, "While secmon was not running: ") {
+		t.Errorf("login while stopped: %+v, want it marked as found at start", login)
+	}
+	for _, ev := range got {
+		if ev.Type == event.SshLogin && ev.Path == "192.0.2.40" && ev.Metadata["found_by"] == "catch-up" {
+			t.Errorf("a login the last run had read is reported again: %+v", ev)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.state, "ssh-journal-cursor")); err != nil {
+		t.Errorf("no cursor kept: %v", err)
 	}
 }

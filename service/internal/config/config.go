@@ -93,6 +93,9 @@ type SSH struct {
 	// UserHome is set in user mode only: the monitor watches the keys of
 	// this home alone, not those of every home under HomeRoot.
 	UserHome string `toml:"-"`
+	// StateDirectory is the daemon's (not a key of [ssh]): where the ssh
+	// monitor keeps its journal cursor.
+	StateDirectory string `toml:"-"`
 }
 
 // Monitors switch the monitors on and off (services.secmon.monitors.*).

@@ -42,7 +42,11 @@ func (d *daemon) monitors() []monitor.Kind {
 				return devaccess.New(devaccess.Microphone, globs, log)
 			}),
 		monitor.Define("network", networkSection, netmon.New),
-		monitor.Define("ssh", func(c *config.Config) (config.SSH, bool) { return c.SSH, c.Monitors.SSH }, sshmon.New),
+		monitor.Define("ssh", func(c *config.Config) (config.SSH, bool) {
+			s := c.SSH
+			s.StateDirectory = c.StateDirectory
+			return s, c.Monitors.SSH
+		}, sshmon.New),
 		monitor.Define("usb", func(c *config.Config) (usb.Config, bool) {
 			return usb.Config{StateDir: c.StateDirectory}, c.Monitors.USB
 		}, usb.New),

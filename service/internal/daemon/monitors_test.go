@@ -51,7 +51,7 @@ func TestMonitorTable(t *testing.T) {
 		{"ssh auth log", func(c *config.Config) { c.SSH.AuthLog = "/var/log/secure" }, []string{"ssh"}, nil},
 		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"filesystem", "ssh"}, nil},
 		{"ssh off: its watches go", func(c *config.Config) { c.Monitors.SSH = false }, []string{"filesystem"}, []string{"ssh"}},
-		{"state directory", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"usb"}, nil},
+		{"state directory: usb keeps its devices there, ssh its journal cursor", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"ssh", "usb"}, nil},
 		{"usb off", func(c *config.Config) { c.Monitors.USB = false }, nil, []string{"usb"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

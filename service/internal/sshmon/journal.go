@@ -82,6 +82,72 @@ func (w *Watcher) followJournal(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer inotify.Close()
+	// Where the last run stopped, when it left a cursor: what sshd logged
+	// while secmon was not running is read first (bounded), then what
+	// comes. Without one, the end.
+	catchUp := w.seekCursor(j)
+	if !catchUp {
+		if err := w.seekEnd(j); err != nil {
+			return err
+		}
+	}
+	w.log.Debug("following the journal", "directory", w.journalDir, "catching_up", catchUp)
+	ready()
+
+	stop := context.AfterFunc(ctx, func() { inotify.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	raw, err := inotify.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("cannot wait for the journal: %w", err)
+	}
+	read := 0
+	defer w.saveCursor(j, true)
+	for {
+		for {
+			n, err := j.Next()
+			if err != nil {
+				return fmt.Errorf("cannot read the journal: %w", err)
+			}
+			if n == 0 {
+				break
+			}
+			if catchUp {
+				if read++; read > maxCatchUp {
+					w.skippedCatchUp(j)
+					catchUp = false
+					continue
+				}
+				w.whileDown = true
+			}
+			w.journalEntry(j)
+			w.whileDown = false
+		}
+		if catchUp {
+			catchUp = false
+			w.log.Info("read what sshd logged while secmon was not running", "entries", read)
+		}
+		w.saveCursor(j, false)
+		// Sleep in Go's poller until the journal's inotify descriptor is
+		// readable; sd-journal then reads the inotify events itself (new
+		// files, rotation) through a wait that does not block.
+		err := raw.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cannot wait for the journal: %w", err)
+		}
+		if r := j.Wait(0); r < 0 {
+			return fmt.Errorf("cannot process the journal's changes: %w", syscall.Errno(-r))
+		}
+	}
+}
+
+// seekEnd places j at the end: what sshd logs from now on is read.
+func (w *Watcher) seekEnd(j *sdjournal.Journal) error {
 	// The end: SeekTail alone leaves no current entry, Previous makes the
 	// last one current so that Next returns only what comes after it.
 	if err := j.SeekTail(); err != nil {
@@ -100,43 +166,7 @@ func (w *Watcher) followJournal(ctx context.Context, ready func()) error {
 			return fmt.Errorf("cannot seek to the start of the journal: %w", err)
 		}
 	}
-	w.log.Debug("following the journal", "directory", w.journalDir)
-	ready()
-
-	stop := context.AfterFunc(ctx, func() { inotify.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	raw, err := inotify.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("cannot wait for the journal: %w", err)
-	}
-	for {
-		for {
-			n, err := j.Next()
-			if err != nil {
-				return fmt.Errorf("cannot read the journal: %w", err)
-			}
-			if n == 0 {
-				break
-			}
-			w.journalEntry(j)
-		}
-		// Sleep in Go's poller until the journal's inotify descriptor is
-		// readable; sd-journal then reads the inotify events itself (new
-		// files, rotation) through a wait that does not block.
-		err := raw.Read(func(fd uintptr) bool {
-			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return n > 0
-		})
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("cannot wait for the journal: %w", err)
-		}
-		if r := j.Wait(0); r < 0 {
-			return fmt.Errorf("cannot process the journal's changes: %w", syscall.Errno(-r))
-		}
-	}
+	return nil
 }
 
 // journalFile returns a duplicate of sd-journal's inotify descriptor that

@@ -85,6 +85,15 @@ type Watcher struct {
 	// watches are Watches(cfg), for the status.
 	watches []string
 
+	// The journal cursor kept in the state directory ("" without one),
+	// the last one written, and when.
+	cursorPath  string
+	cursor      string
+	cursorSaved time.Time
+	// whileDown: the entry being read was logged while secmon was not
+	// running (read from where the last run stopped).
+	whileDown bool
+
 	// Run's state.
 	emit            func(event.Event)
 	reportedEvicted uint64
@@ -135,6 +144,9 @@ func New(cfg config.SSH, logger *slog.Logger) (*Watcher, error) {
 		}
 		w.fallback = "journald is not running"
 	}
+	if w.journal && cfg.StateDirectory != "" {
+		w.cursorPath = filepath.Join(cfg.StateDirectory, CursorFile)
+	}
 	if w.authLog != "" && !filepath.IsAbs(w.authLog) {
 		return nil, fmt.Errorf("cannot follow auth log %q: not an absolute path", w.authLog)
 	}
@@ -180,7 +192,18 @@ func (w *Watcher) Source() string {
 // (no libsystemd), it says so and reads the auth log instead.
 func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	var once sync.Once
-	w.emit = emit
+	w.emit = func(e event.Event) {
+		if w.whileDown && e.Type != event.MonitorStatus {
+			// Read from where the last run stopped: it happened while
+			// secmon was not running, and is reported now.
+			if e.Metadata == nil {
+				e.Metadata = map[string]string{}
+			}
+			e.Metadata["found_by"] = "catch-up"
+			e.Description = "While secmon was not running: " + e.Description
+		}
+		emit(e)
+	}
 	ready := func() {
 		once.Do(func() {
 			emit(w.status())
