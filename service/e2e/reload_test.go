@@ -209,3 +209,62 @@ func TestSSHLoginWhileStoppedIsReportedAtStart(t *testing.T) {
 		t.Errorf("no cursor kept: %v", err)
 	}
 }
+
+// What changed in a sensitive file while the daemon was stopped is
+// reported when it starts again: a key appended to authorized_keys
+// (Critical) and an autostart entry that appeared (Medium), marked as found
+// by the baseline; an ordinary file's change is not.
+func TestSensitiveChangesWhileStoppedAreReportedAtStart(t *testing.T) {
+	e := newEnv(t)
+	keys := filepath.Join(e.tree, "home", "alice", ".ssh", "authorized_keys")
+	autostart := filepath.Join(e.tree, "home", "alice", ".config", "autostart")
+	notes := filepath.Join(e.tree, "notes.txt")
+	for _, d := range []string{filepath.Dir(keys), autostart} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(keys, []byte("ssh-ed25519 AAAAC3Nza alice@laptop\n"), 0o600)
+	os.WriteFile(notes, []byte("one\n"), 0o644)
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	d.stop()
+
+	f, _ := os.OpenFile(keys, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("ssh-ed25519 AAAAC3NzaEVIL mallory@elsewhere\n")
+	f.Close()
+	entry := filepath.Join(autostart, "updater.desktop")
+	os.WriteFile(entry, []byte("[Desktop Entry]\nExec=/tmp/evil\n"), 0o644)
+	os.WriteFile(notes, []byte("two\n"), 0o644)
+
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	var key, start *event.Event
+	got := s.until(func(ev event.Event) bool {
+		if ev.Metadata["found_by"] == "baseline" {
+			switch ev.Path {
+			case keys:
+				key = &ev
+			case entry:
+				start = &ev
+			}
+		}
+		return key != nil && start != nil
+	})
+	// Everything the baseline said comes before the daemon is ready: a
+	// change made now comes after it.
+	sentinel := filepath.Join(e.tree, "sentinel")
+	os.WriteFile(sentinel, nil, 0o644)
+	for _, ev := range append(got, s.until(pathIs(sentinel))...) {
+		if ev.Path == notes {
+			t.Errorf("an ordinary file's change was reported: %+v", ev)
+		}
+	}
+	if key.Type != event.SshAccess || key.Severity != event.Critical || !strings.HasPrefix(key.Description, "Changed while secmon was not running") {
+		t.Errorf("authorized_keys: %+v, want a Critical SshAccess changed while not running", *key)
+	}
+	if start.Type != event.FileCreate || start.Severity != event.Medium {
+		t.Errorf("autostart entry: %+v, want a Medium FileCreate", *start)
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/pantheros/secmon/service/internal/baseline"
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/devaccess"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -47,6 +49,7 @@ func (d *daemon) monitors() []monitor.Kind {
 			s.StateDirectory = c.StateDirectory
 			return s, c.Monitors.SSH
 		}, sshmon.New),
+		monitor.Define("baseline", baselineSection, newBaseline),
 		monitor.Define("usb", func(c *config.Config) (usb.Config, bool) {
 			return usb.Config{StateDir: c.StateDirectory}, c.Monitors.USB
 		}, usb.New),
@@ -80,6 +83,22 @@ func newFilesystem(s fsSection, log *slog.Logger) (*fswatch.Watcher, error) {
 		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
 	}
 	return fswatch.New(cfg, log)
+}
+
+// baselineSection: the sensitive files under the filesystem and ssh
+// monitors' watches are fingerprinted while there is a state directory to
+// keep them in.
+func baselineSection(c *config.Config) (baseline.Config, bool) {
+	fs, on := filesystemSection(c)
+	return baseline.Config{StateDirectory: c.StateDirectory, Watches: append(slices.Clone(fs.Watches), fs.SSH...)},
+		on && c.StateDirectory != ""
+}
+
+// newBaseline gives the baseline the filesystem monitor's rules (functions:
+// not in the section, which is compared on reload).
+func newBaseline(s baseline.Config, log *slog.Logger) (*baseline.Watcher, error) {
+	s.Rules = []baseline.Rule{persist.Classify, sshmon.Classify}
+	return baseline.New(s, log)
 }
 
 func networkSection(c *config.Config) (netmon.Config, bool) {

@@ -20,7 +20,7 @@ func TestMonitorTable(t *testing.T) {
 	for _, k := range kinds {
 		names = append(names, k.Name)
 	}
-	if want := []string{"triggers", "filesystem", "camera", "microphone", "network", "ssh", "usb"}; !slices.Equal(names, want) {
+	if want := []string{"triggers", "filesystem", "camera", "microphone", "network", "ssh", "baseline", "usb"}; !slices.Equal(names, want) {
 		t.Fatalf("table %v, want %v", names, want)
 	}
 	base := func() *config.Config {
@@ -38,20 +38,20 @@ func TestMonitorTable(t *testing.T) {
 		{"log level", func(c *config.Config) { c.LogLevel = "debug" }, nil, nil},
 		{"a trigger", func(c *config.Config) { c.Triggers[0].Args = []string{"{path}"} }, []string{"triggers"}, nil},
 		{"no triggers", func(c *config.Config) { c.Triggers = nil }, []string{"triggers"}, []string{"triggers"}},
-		{"a watch", func(c *config.Config) { c.Watches = c.Watches[1:] }, []string{"filesystem"}, nil},
-		{"a disabled watch", func(c *config.Config) { off := false; c.Watches[0].Enabled = &off }, []string{"filesystem"}, nil},
-		{"filesystem off: ssh still needs it", func(c *config.Config) { c.Monitors.Filesystem = false }, []string{"filesystem"}, nil},
+		{"a watch", func(c *config.Config) { c.Watches = c.Watches[1:] }, []string{"filesystem", "baseline"}, nil},
+		{"a disabled watch", func(c *config.Config) { off := false; c.Watches[0].Enabled = &off }, []string{"filesystem", "baseline"}, nil},
+		{"filesystem off: ssh still needs it", func(c *config.Config) { c.Monitors.Filesystem = false }, []string{"filesystem", "baseline"}, nil},
 		{"filesystem and ssh off", func(c *config.Config) { c.Monitors.Filesystem, c.Monitors.SSH = false, false },
-			[]string{"filesystem"}, []string{"filesystem", "ssh"}},
+			[]string{"filesystem", "baseline"}, []string{"filesystem", "ssh", "baseline"}},
 		{"camera devices", func(c *config.Config) { c.Camera.Devices = []string{"/dev/video9"} }, []string{"camera"}, nil},
 		{"microphone off", func(c *config.Config) { c.Monitors.Microphone = false }, nil, []string{"microphone"}},
 		{"allowed listeners", func(c *config.Config) { c.Network.AllowedListeners = []string{"sshd"} }, []string{"network"}, nil},
 		{"port scan window", func(c *config.Config) { c.Network.PortScanWindowSeconds = 5 }, []string{"network"}, nil},
 		{"brute-force threshold: the filesystem monitor keeps running", func(c *config.Config) { c.SSH.BruteForceThreshold = 9 }, []string{"ssh"}, nil},
 		{"ssh auth log", func(c *config.Config) { c.SSH.AuthLog = "/var/log/secure" }, []string{"ssh"}, nil},
-		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"filesystem", "ssh"}, nil},
-		{"ssh off: its watches go", func(c *config.Config) { c.Monitors.SSH = false }, []string{"filesystem"}, []string{"ssh"}},
-		{"state directory: usb keeps its devices there, ssh its journal cursor", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"ssh", "usb"}, nil},
+		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"filesystem", "ssh", "baseline"}, nil},
+		{"ssh off: its watches go", func(c *config.Config) { c.Monitors.SSH = false }, []string{"filesystem", "baseline"}, []string{"ssh"}},
+		{"state directory: usb keeps its devices there, ssh its journal cursor", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"ssh", "baseline", "usb"}, nil},
 		{"usb off", func(c *config.Config) { c.Monitors.USB = false }, nil, []string{"usb"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

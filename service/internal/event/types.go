@@ -113,11 +113,11 @@ type TypeInfo struct {
 // Types lists every type secmon emits, in documentation order.
 var Types = []TypeInfo{
 	{FileCreate, Medium, "9ff3f2cbd4304ac5adc37141c871ec4a", "a file or directory appeared in a watched tree (also one found by the scan of a newly watched directory)", []string{"watch", "description", "op", "is_dir", "found_by"}},
-	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written (repeated writes within 1 s are one event)", []string{"watch", "description", "op"}},
-	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op", "is_dir"}},
+	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written (repeated writes within 1 s are one event)", []string{"watch", "description", "op", "found_by"}},
+	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op", "is_dir", "found_by"}},
 	{FileAccess, Low, "cb381f2fe4fd499e937555c31864f1bb", "a watched file was opened (only where a monitor asks for opens; plain reads are never events)", []string{"watch", "description", "mask"}},
 	{FileMove, Medium, "39f9007c0cc14dd28592aaeea449073e", "a file was renamed or moved away from this path (its new name, if watched, gets a FileCreate)", []string{"watch", "description", "op", "is_dir"}},
-	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op", "is_dir"}},
+	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op", "is_dir", "found_by"}},
 	{CameraAccess, High, "eff547c4f89240488e7f17c055bdfd25", "a process opened a camera (through PipeWire: the broker, and the client linked to it where its graph is readable)", []string{"mask", "attribution", "broker", "client", "client_pid", "client_exe", "client_lookup"}},
 	{CameraReleased, Medium, "83491014b2b0491da8e1eacd2b2acaf4", "the last opener closed a camera, or it was unplugged in use", []string{"duration_ms", "how"}},
 	{MicrophoneAccess, High, "d0a92432607541638feb846f26d1484c", "a process opened a microphone (capture device; through PipeWire as for a camera)", []string{"mask", "attribution", "broker", "client", "client_pid", "client_exe", "client_lookup"}},
