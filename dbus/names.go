@@ -27,6 +27,7 @@ const (
 	TypePortScanDetected   = "PortScanDetected"
 	TypeUsbDeviceInserted  = "UsbDeviceInserted"
 	TypeUsbDeviceRemoved   = "UsbDeviceRemoved"
+	TypeIncident           = "Incident"
 	TypeCustomMessage      = "CustomMessage"
 	TypeEventsDropped      = "EventsDropped"
 	TypeMonitorStatus      = "MonitorStatus"
@@ -38,6 +39,7 @@ var types = []string{
 	TypeSshAccess, TypeSshLogin, TypeSshLoginFailed, TypeSshBruteForce, TypeSshLogSpoofed,
 	TypeNetworkConnection, TypeNetworkListen, TypePortScanDetected,
 	TypeUsbDeviceInserted, TypeUsbDeviceRemoved,
+	TypeIncident,
 	TypeCustomMessage, TypeEventsDropped, TypeMonitorStatus,
 }
 

@@ -5,7 +5,7 @@ _secmon_client() {
     local cur prev
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local types="FileCreate FileModify FileDelete FileAccess FileMove FileAttrib CameraAccess CameraReleased MicrophoneAccess MicrophoneReleased SshAccess SshLogin SshLoginFailed SshBruteForce SshLogSpoofed NetworkConnection NetworkListen PortScanDetected UsbDeviceInserted UsbDeviceRemoved CustomMessage EventsDropped MonitorStatus"
+    local types="FileCreate FileModify FileDelete FileAccess FileMove FileAttrib CameraAccess CameraReleased MicrophoneAccess MicrophoneReleased SshAccess SshLogin SshLoginFailed SshBruteForce SshLogSpoofed NetworkConnection NetworkListen PortScanDetected UsbDeviceInserted UsbDeviceRemoved Incident CustomMessage EventsDropped MonitorStatus"
     case $prev in
         --type|-type)
             # a comma-separated list: complete the part after the last comma

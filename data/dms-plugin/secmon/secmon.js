@@ -24,6 +24,8 @@ var BACKOFF_MAX_MS = 60000;
 // Bounds in characters, as the notifier's (notifier/internal/present).
 var MAX_SUMMARY = 200;
 var MAX_PATH = 160;
+// MAX_TEXT bounds a part of a summary (the notifier's maxText).
+var MAX_TEXT = 240;
 
 function severityRank(s) {
     return SEVERITIES.indexOf(s);
@@ -238,6 +240,7 @@ var TITLES = {
     PortScanDetected: "Port scan",
     UsbDeviceInserted: "USB device plugged in",
     UsbDeviceRemoved: "USB device unplugged",
+    Incident: "Possible attack",
     CustomMessage: "Security monitor",
     EventsDropped: "Security events were lost",
     MonitorStatus: "Security monitor status"
@@ -246,7 +249,7 @@ var TITLES = {
 var MONITORS = {
     filesystem: "files", camera: "the camera", microphone: "the microphone", network: "the network",
     ssh: "SSH logins", usb: "USB devices", journal: "the copy to the journal", dbus: "notifications on the system bus",
-    config: "its configuration", state: "event numbering"
+    config: "its configuration", state: "event numbering", correlation: "attacks made of several events"
 };
 
 var FILE_TYPES = ["FileCreate", "FileModify", "FileDelete", "FileAccess", "FileMove", "FileAttrib", "SshAccess"];
@@ -370,6 +373,24 @@ function fileSummary(e) {
     return "SSH login keys changed for " + acct;
 }
 
+// incidentSummary is the notifier's summary of an Incident, by its rule;
+// "" for a rule it does not know.
+function incidentSummary(d) {
+    switch (d.rule) {
+    case "persistence_after_login":
+        return "Someone who logged in over SSH from " + visible(d.remote_ip) + " made their access permanent";
+    case "badusb":
+        return "A new USB keyboard started programs: " + visible(d.device);
+    case "watching_while_away":
+        return (capital(visible(d.device)) || "A camera or microphone") + " opened while you were away";
+    case "door_opened":
+        return "The SSH server was opened up" + (d.settings ? ": " + truncate(visible(d.settings), MAX_TEXT) : "");
+    case "backdoor_listener":
+        return "Possible backdoor: " + (visible(d.program) || "A program") + " accepts connections on " + visible(d.address);
+    }
+    return "";
+}
+
 // summary is the notifier's summary of one event, in plain (already
 // escaped) text. appName is optional: a function from details to an
 // application's name.
@@ -419,6 +440,9 @@ function summary(e, appName) {
             s = s + ": " + name;
             if (e.type === "UsbDeviceInserted" && str(d.interfaces).toLowerCase().indexOf("keyboard") >= 0)
                 s = "USB keyboard plugged in: " + name;
+            break;
+        case "Incident":
+            s = incidentSummary(d) || s;
             break;
         case "MonitorStatus":
             var m = MONITORS[d.monitor] || visible(d.monitor);

@@ -341,6 +341,10 @@ func Source(e secmondbus.Event) string {
 		return "port:" + d["port"]
 	case "UsbDeviceInserted", "UsbDeviceRemoved":
 		return "usb:" + d["vendor_id"] + ":" + d["product_id"]
+	case "Incident":
+		// One rule of the daemon's correlation: muting an incident mutes
+		// that rule, not every possible attack.
+		return "rule:" + d["rule"]
 	case "MonitorStatus":
 		return "monitor:" + d["monitor"]
 	case "EventsDropped":

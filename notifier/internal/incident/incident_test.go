@@ -166,6 +166,7 @@ func TestSource(t *testing.T) {
 		{ev("NetworkListen", "High", "", map[string]string{"port": "8080"}), "port:8080"},
 		{ev("UsbDeviceInserted", "Medium", "", map[string]string{"vendor_id": "0781", "product_id": "5581"}), "usb:0781:5581"},
 		{ev("MonitorStatus", "Medium", "", map[string]string{"monitor": "usb"}), "monitor:usb"},
+		{ev("Incident", "Critical", "/dev/video0", map[string]string{"rule": "watching_while_away", "comm": "ffmpeg"}), "rule:watching_while_away"},
 		{ev("CustomMessage", "Low", "/p", nil), "path:/p"},
 	} {
 		if got := incident.Source(tt.e); got != tt.want {

@@ -88,6 +88,11 @@ func sourceWords(src string) string {
 		return "of " + v
 	case "path":
 		return "about " + v
+	case "rule":
+		if r := rules[v]; r != "" {
+			return "of the kind " + r
+		}
+		return "of the kind " + v
 	}
 	return "for " + v
 }

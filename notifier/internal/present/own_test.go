@@ -43,6 +43,7 @@ func TestMuteScope(t *testing.T) {
 		{"an address and a port", []incident.MuteKey{{Type: "SshLoginFailed", Source: "address:192.0.2.7"}, {Type: "NetworkListen", Source: "port:4444"}},
 			"failed SSH logins from 192.0.2.7; listening ports on port 4444"},
 		{"a USB device", []incident.MuteKey{{Type: "UsbDeviceInserted", Source: "usb:046d:c52b"}}, "USB devices plugged in for USB device 046d:c52b"},
+		{"an incident's rule", []incident.MuteKey{{Type: "Incident", Source: "rule:badusb"}}, "possible attacks of the kind a new USB keyboard starting programs"},
 		{"an unknown kind", []incident.MuteKey{{Type: "CustomMessage", Source: "other:x"}}, "messages for x"},
 	} {
 		if got := present.MuteScope(tt.mutes); got != tt.want {

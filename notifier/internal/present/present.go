@@ -222,6 +222,8 @@ func (s Style) words(e secmondbus.Event) worded {
 				w.meaning = ""
 			}
 		}
+	case "Incident":
+		s.incident(e, &w)
 	case "MonitorStatus":
 		w.summary, w.what = s.monitor(d)
 		if d["state"] == "running" {
@@ -312,6 +314,51 @@ func (s Style) ssh(e secmondbus.Event, w *worded) {
 		w.summary = "New SSH key can log in as " + acct
 		key := strings.TrimSpace(strings.Join([]string{text(d["key_type"]), text(fp), text(d["key_comment"])}, " "))
 		w.what += "\nAdded key: " + truncate(key, maxText)
+	}
+}
+
+// incident words what the daemon's correlation put together: the rule
+// says what it adds up to, the members which events to read.
+func (s Style) incident(e secmondbus.Event, w *worded) {
+	d := e.Details
+	ip, user := text(d["remote_ip"]), text(d["user"])
+	program := text(d["program"])
+	if program == "" {
+		program = "A program"
+	}
+	switch d["rule"] {
+	case "persistence_after_login":
+		w.summary = fmt.Sprintf("Someone who logged in over SSH from %s made their access permanent", ip)
+		w.meaning = fmt.Sprintf("Right after %s logged in from %s, a file that lets access or code outlast the session changed: %s.", user, ip, shortPath(e.Path, maxPath))
+	case "badusb":
+		w.summary = "A new USB keyboard started programs: " + text(d["device"])
+		w.meaning = "A device that types by itself can open a shell and download or change things within seconds."
+	case "watching_while_away":
+		what := capital(text(d["device"]))
+		if what == "" {
+			what = "A camera or microphone"
+		}
+		w.summary = fmt.Sprintf("%s opened while you were away", what)
+		w.meaning = fmt.Sprintf("It was opened while %s.", text(d["reason"]))
+		if d["program"] != "" {
+			w.meaning = fmt.Sprintf("It was opened by %s while %s.", program, text(d["reason"]))
+		}
+	case "door_opened":
+		w.summary = "The SSH server was opened up"
+		if d["settings"] != "" {
+			w.summary += ": " + truncate(text(d["settings"]), maxText)
+		}
+		w.meaning = "sshd's settings changed and sshd restarted with them: other people may now log in, or log in more easily."
+	case "backdoor_listener":
+		w.summary = fmt.Sprintf("Possible backdoor: %s accepts connections on %s", program, text(d["address"]))
+		w.meaning = fmt.Sprintf("Other computers can connect to it, and %s.", text(d["reason"]))
+	}
+	if m := d["members"]; m != "" {
+		nums := strings.Split(m, ",")
+		for i, n := range nums {
+			nums[i] = "#" + text(strings.TrimSpace(n))
+		}
+		w.what = lines(w.what, "Events: "+strings.Join(nums, ", "))
 	}
 }
 

@@ -111,6 +111,9 @@ var types = map[string]info{
 		advice:  "If you did not plug it in, unplug it: a stick that also acts as a keyboard can type commands."},
 	"UsbDeviceRemoved": {title: "USB device unplugged", one: "USB device unplugged", many: "USB devices unplugged", icon: iconUSB, material: matUSB, category: "device.removed",
 		advice: "Nothing to do, unless the device should have stayed."},
+	"Incident": {title: "Possible attack", one: "possible attack", many: "possible attacks",
+		meaning: "Each of these events can be ordinary; together, in this order, they look like an attack.",
+		advice:  "Treat this computer as possibly compromised: read each event named here (secmon-client --show N), and if you cannot explain them, take it off the network and get help."},
 	"CustomMessage": {title: "Security monitor", one: "message", many: "messages",
 		advice: "Read the message."},
 	"EventsDropped": {title: "Security events were lost", one: "notice of lost events", many: "notices of lost events", icon: iconError, material: matError,
@@ -126,4 +129,13 @@ var monitors = map[string]string{
 	"filesystem": "files", "camera": "the camera", "microphone": "the microphone", "network": "the network",
 	"ssh": "SSH logins", "usb": "USB devices", "journal": "the copy to the journal", "dbus": "notifications on the system bus",
 	"config": "its configuration", "state": "event numbering",
+}
+
+// rules names the daemon's correlation rules for people.
+var rules = map[string]string{
+	"persistence_after_login": "access made permanent after an SSH login",
+	"badusb":                  "a new USB keyboard starting programs",
+	"watching_while_away":     "camera or microphone while you are away",
+	"door_opened":             "the SSH server opened up",
+	"backdoor_listener":       "a possible backdoor",
 }

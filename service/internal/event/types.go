@@ -94,6 +94,7 @@ const (
 	PortScanDetected   Type = "PortScanDetected"
 	UsbDeviceInserted  Type = "UsbDeviceInserted"
 	UsbDeviceRemoved   Type = "UsbDeviceRemoved"
+	Incident           Type = "Incident"
 	CustomMessage      Type = "CustomMessage"
 	EventsDropped      Type = "EventsDropped"
 	MonitorStatus      Type = "MonitorStatus"
@@ -132,6 +133,7 @@ var Types = []TypeInfo{
 	{PortScanDetected, High, "3c9865b1a6154d61b70c16aedd6c5e91", "one remote address touched many local ports in a short window", []string{"remote_ip", "ports", "window_seconds"}},
 	{UsbDeviceInserted, Medium, "784e5ccfda2d4a00bdfea1b7f5a2bd44", "a USB device appeared (never seen before: Medium, High if it brings a keyboard; known, or present at start: Low)", []string{"vendor_id", "product_id", "vendor", "product", "serial", "bus_path", "interfaces", "authorized", "known", "found_by"}},
 	{UsbDeviceRemoved, Low, "97620218ad77479a90b2b4612f90e46f", "a USB device went away", []string{"vendor_id", "product_id", "vendor", "product", "serial", "bus_path", "interfaces"}},
+	{Incident, Critical, "79a6c94d74024083a504fdaf4ab23ef4", "events that together look like an attack (rule: persistence after an SSH login, a new USB keyboard that starts programs, camera or microphone while away; High: sshd's settings changed and sshd restarted, a listener from an SSH session or a download); members lists their seqs", []string{"rule", "members", "window_seconds", "user", "remote_ip", "device", "program", "settings", "address", "reason"}},
 	{CustomMessage, Low, "7ab9de72efa7466ab034cf5e1ca23645", "a message from secmon itself that fits no other type", []string{}},
 	{EventsDropped, High, "28c755b448114d3797198ed771af61bd", "events were lost: a client or sink could not keep up, the kernel queue overflowed, or a replay reached past the buffer", []string{"dropped", "first_seq", "last_seq", "reason", "monitor"}},
 	{MonitorStatus, Medium, "a38701d2f1634b1ba30533e7ccdb16eb", "a monitor started, degraded or stopped (a missing privilege, a kernel limit, a feature not built)", []string{"monitor", "state", "reason"}},
