@@ -321,7 +321,7 @@ func (s Style) ssh(e secmondbus.Event, w *worded) {
 // says what it adds up to, the members which events to read.
 func (s Style) incident(e secmondbus.Event, w *worded) {
 	d := e.Details
-	ip, user := text(d["remote_ip"]), text(d["user"])
+	ip, user := text(d["remote_ip"]), text(d["ssh_user"])
 	program := text(d["program"])
 	if program == "" {
 		program = "A program"

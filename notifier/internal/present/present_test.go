@@ -116,7 +116,7 @@ func TestWordsGolden(t *testing.T) {
 		{"UsbDeviceInserted, a keyboard", feed(ev("UsbDeviceInserted", "High", "", "", map[string]string{"vendor": "Generic", "product": "Flash Disk", "vendor_id": "1234", "product_id": "5678", "interfaces": "mass storage, HID keyboard", "known": "false"}, 0))},
 		{"UsbDeviceRemoved", feed(ev("UsbDeviceRemoved", "Low", "", "", map[string]string{"vendor_id": "0781", "product_id": "5567"}, 0))},
 		{"Incident, persistence after login", feed(ev("Incident", "Critical", "/home/alice/.ssh/authorized_keys", "alice logged in over SSH from 203.0.113.9 and then authorized_keys changed",
-			map[string]string{"rule": "persistence_after_login", "members": "41,42", "window_seconds": "600", "user": "alice", "remote_ip": "203.0.113.9", "reason": "matched by time and the user's home: the writer is not known"}, 0))},
+			map[string]string{"rule": "persistence_after_login", "members": "41,42", "window_seconds": "600", "ssh_user": "alice", "remote_ip": "203.0.113.9", "reason": "matched by time and the user's home: the writer is not known"}, 0))},
 		{"Incident, BadUSB", feed(ev("Incident", "Critical", "0.0.0.0:4444", "",
 			map[string]string{"rule": "badusb", "members": "7,9", "device": "Generic Flash Disk (1234:5678)", "program": "nc", "reason": "it started 3 seconds after the keyboard appeared"}, 0))},
 		{"Incident, watching while away", feed(ev("Incident", "Critical", "/dev/video0", "",
