@@ -128,7 +128,7 @@ var types = map[string]info{
 var monitors = map[string]string{
 	"filesystem": "files", "camera": "the camera", "microphone": "the microphone", "network": "the network",
 	"ssh": "SSH logins", "usb": "USB devices", "journal": "the copy to the journal", "dbus": "notifications on the system bus",
-	"config": "its configuration", "state": "event numbering",
+	"config": "its configuration", "state": "event numbering", "correlation": "attacks made of several events",
 }
 
 // rules names the daemon's correlation rules for people.

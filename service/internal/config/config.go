@@ -68,6 +68,8 @@ type Config struct {
 	Network    Network   `toml:"network"`
 	Watches    []Watch   `toml:"watches"`
 	Triggers   []Trigger `toml:"triggers"`
+	// Correlation is in correlation.go.
+	Correlation Correlation `toml:"correlation"`
 
 	// Source is the file read, or a description of the defaults.
 	Source string `toml:"-"`
@@ -239,6 +241,7 @@ func Defaults(mode Mode, env Env) *Config {
 		SSH:          SSH{HomeRoot: "/home", BruteForceThreshold: 5, BruteForceWindowSeconds: 600},
 		Network:      Network{PortScanThreshold: 10, PortScanWindowSeconds: 60, ConnectionRateLimitSeconds: 60},
 		Mode:         mode,
+		Correlation:  defaultCorrelation(),
 	}
 	if mode == SystemMode {
 		c.SocketPath = SystemSocketPath
@@ -393,7 +396,7 @@ func (c *Config) check(file string, pos positionIndex) []error {
 		p := pos.find(key)
 		errs = append(errs, &Error{File: file, Line: p.line, Column: p.col, Key: key, Msg: fmt.Sprintf(format, a...)})
 	}
-	for _, check := range []func(complain){c.checkTop, c.checkWatches, c.checkSSH, c.checkDevices, c.checkNetwork, c.checkTriggers} {
+	for _, check := range []func(complain){c.checkTop, c.checkWatches, c.checkSSH, c.checkDevices, c.checkNetwork, c.checkTriggers, c.checkCorrelation} {
 		check(bad)
 	}
 	return errs

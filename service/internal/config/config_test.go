@@ -32,6 +32,8 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"rate limit", "[network]\nconnection_rate_limit_seconds = -1\n", "c.toml:2:1: key network.connection_rate_limit_seconds: must be between 0"},
 		{"relative listener", "[network]\nallowed_listeners = [\"sshd\", \"bin/sshd\"]\n", "c.toml:2:1: key network.allowed_listeners: \"bin/sshd\" is neither"},
 		{"long comm", "[network]\nallowed_listeners = [\"a-very-long-daemon-name\"]\n", "key network.allowed_listeners: \"a-very-long-daemon-name\" is longer than a comm"},
+		{"correlation window", "[correlation]\nbadusb = true\nbadusb_window_seconds = 0\n", "c.toml:3:1: key correlation.badusb_window_seconds: must be between 1"},
+		{"correlation unknown rule", "[correlation]\nkeylogger = true\n", "c.toml:2:1: key correlation.keylogger:"},
 		{"scan window type", "[network]\nport_scan_window_seconds = \"60s\"\n", "c.toml:2:28: key network.port_scan_window_seconds:"},
 		{"long socket path", "socket_path = \"/" + strings.Repeat("x", 120) + "\"\n", "shorter than 108"},
 		{"relative home root", "[ssh]\nhome_root = \"home\"\n", "c.toml:2:1: key ssh.home_root: must be an absolute path"},

@@ -192,15 +192,33 @@ func New(cfg Config, opts Options) *Correlator {
 // Config is the configuration the correlator runs with.
 func (c *Correlator) Config() Config { return c.cfg }
 
+// State is the correlator's MonitorStatus: running, or degraded when a
+// rule that is on cannot get its answers.
+func (c *Correlator) State() event.Event {
+	if c.cfg.WatchingWhileAway.Enabled && c.opts.Sessions == nil {
+		return event.Status("correlation", event.Degraded, event.Medium,
+			"no system bus: logind cannot say whether anyone is at this computer, so a camera or microphone opened while you are away is not recognised")
+	}
+	return event.Status("correlation", event.Running, event.Low, "rules: "+strings.Join(c.cfg.rules(), ", "))
+}
+
+func (c Config) rules() []string {
+	var on []string
+	for _, r := range []struct {
+		name string
+		r    Rule
+	}{{RulePersistence, c.PersistenceAfterLogin}, {RuleBadUSB, c.BadUSB}, {RuleAway, c.WatchingWhileAway},
+		{RuleDoorOpened, c.DoorOpened}, {RuleBackdoor, c.BackdoorListener}} {
+		if r.r.Enabled {
+			on = append(on, r.name)
+		}
+	}
+	return on
+}
+
 // Run reads sub until ctx ends and emits every incident. It returns nil
 // when ctx ends.
 func (c *Correlator) Run(ctx context.Context, sub *hub.Sub, emit func(event.Event)) error {
-	if c.cfg.WatchingWhileAway.Enabled && c.opts.Sessions == nil {
-		emit(event.Event{Type: event.MonitorStatus, Severity: event.Medium,
-			Description: "Correlation degraded: no system bus, so a camera or microphone opened while you are away is not recognised",
-			Metadata: map[string]string{"monitor": "correlation", "state": "degraded",
-				"reason": "no system bus: logind cannot say whether anyone is at this computer"}})
-	}
 	for {
 		e, err := sub.Next(ctx)
 		if err != nil {

@@ -342,3 +342,27 @@ func TestOwnIncidentsAreNotMembers(t *testing.T) {
 		t.Errorf("an incident made another: %q", summary(again))
 	}
 }
+
+// The correlator says its state: degraded when watching_while_away is on
+// and nobody can say whether anyone is at the computer.
+func TestState(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		cfg      correlate.Config
+		sessions correlate.Sessions
+		want     event.State
+	}{
+		{"all rules, logind", correlate.DefaultConfig(), &world{}, event.Running},
+		{"all rules, no bus", correlate.DefaultConfig(), nil, event.Degraded},
+		{"away off, no bus", func() correlate.Config {
+			c := correlate.DefaultConfig()
+			c.WatchingWhileAway.Enabled = false
+			return c
+		}(), nil, event.Running},
+	} {
+		e := correlate.New(tt.cfg, correlate.Options{Sessions: tt.sessions}).State()
+		if m, st, reason, ok := event.StatusOf(e); !ok || m != "correlation" || st != tt.want || reason == "" {
+			t.Errorf("%s: %+v", tt.name, e)
+		}
+	}
+}

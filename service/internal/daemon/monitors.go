@@ -28,12 +28,16 @@ import (
 
 // monitors is the table of everything the configuration switches on: each
 // row says where its section is and which package builds it. The triggers
-// come first so that they see what the monitors say at start. Adding a
+// and the correlation stage come first so that they see what the monitors
+// say at start. Adding a
 // monitor is adding a row (and its [monitors] key).
 func (d *daemon) monitors() []monitor.Kind {
 	return []monitor.Kind{
 		monitor.Define("triggers", func(c *config.Config) ([]config.Trigger, bool) { return c.Triggers, len(c.Triggers) > 0 },
 			func(ts []config.Trigger, log *slog.Logger) (*triggers, error) { return newTriggers(d.hub, ts, log) }),
+		monitor.Define("correlation", correlationOf, func(s correlationSection, log *slog.Logger) (*correlation, error) {
+			return newCorrelation(d.hub, s, log)
+		}),
 		monitor.Define("filesystem", filesystemSection, newFilesystem),
 		monitor.Define("camera", func(c *config.Config) ([]string, bool) { return c.Camera.Devices, c.Monitors.Camera },
 			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {

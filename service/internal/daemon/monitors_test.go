@@ -20,7 +20,7 @@ func TestMonitorTable(t *testing.T) {
 	for _, k := range kinds {
 		names = append(names, k.Name)
 	}
-	if want := []string{"triggers", "filesystem", "camera", "microphone", "network", "ssh", "baseline", "usb"}; !slices.Equal(names, want) {
+	if want := []string{"triggers", "correlation", "filesystem", "camera", "microphone", "network", "ssh", "baseline", "usb"}; !slices.Equal(names, want) {
 		t.Fatalf("table %v, want %v", names, want)
 	}
 	base := func() *config.Config {
@@ -49,10 +49,16 @@ func TestMonitorTable(t *testing.T) {
 		{"port scan window", func(c *config.Config) { c.Network.PortScanWindowSeconds = 5 }, []string{"network"}, nil},
 		{"brute-force threshold: the filesystem monitor keeps running", func(c *config.Config) { c.SSH.BruteForceThreshold = 9 }, []string{"ssh"}, nil},
 		{"ssh auth log", func(c *config.Config) { c.SSH.AuthLog = "/var/log/secure" }, []string{"ssh"}, nil},
-		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"filesystem", "ssh", "baseline"}, nil},
+		{"home_root: the ssh monitor's watches move", func(c *config.Config) { c.SSH.HomeRoot = "/srv/home" }, []string{"correlation", "filesystem", "ssh", "baseline"}, nil},
 		{"ssh off: its watches go", func(c *config.Config) { c.Monitors.SSH = false }, []string{"filesystem", "baseline"}, []string{"ssh"}},
 		{"state directory: usb keeps its devices there, ssh its journal cursor", func(c *config.Config) { c.StateDirectory = "/srv/secmon" }, []string{"ssh", "baseline", "usb"}, nil},
 		{"usb off", func(c *config.Config) { c.Monitors.USB = false }, nil, []string{"usb"}},
+		{"a correlation window", func(c *config.Config) { c.Correlation.BadUSBWindowSeconds = 60 }, []string{"correlation"}, nil},
+		{"one correlation rule off", func(c *config.Config) { c.Correlation.DoorOpened = false }, []string{"correlation"}, nil},
+		{"every correlation rule off", func(c *config.Config) {
+			r := &c.Correlation
+			r.PersistenceAfterLogin, r.BadUSB, r.WatchingWhileAway, r.DoorOpened, r.BackdoorListener = false, false, false, false, false
+		}, []string{"correlation"}, []string{"correlation"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := base(), base()
