@@ -1,9 +1,9 @@
 // Package correlate is the small stage after the monitors that turns
 // sequences of events into one Incident of its own: events that, one by
 // one, can be ordinary, but in this order and this close together look like
-// an attack. It reads the hub's stream like a sink (a *hub.Sub, or any
-// channel of events) and publishes through emit like a monitor; the
-// monitors stay independent and only emit.
+// an attack. It reads the hub's stream like a sink (a *hub.Sub) and
+// publishes through emit like a monitor; the monitors stay independent and
+// only emit.
 //
 // The rules, each with a window and on by default (Config):
 //
@@ -82,17 +82,6 @@ type Config struct {
 	WatchingWhileAway     Rule
 	DoorOpened            Rule
 	BackdoorListener      Rule
-}
-
-// DefaultConfig has every rule on, with its default window.
-func DefaultConfig() Config {
-	return Config{
-		PersistenceAfterLogin: Rule{true, 15 * time.Minute},
-		BadUSB:                Rule{true, 30 * time.Second},
-		WatchingWhileAway:     Rule{true, time.Minute},
-		DoorOpened:            Rule{true, 10 * time.Minute},
-		BackdoorListener:      Rule{true, time.Hour},
-	}
 }
 
 // Any says whether some rule is on.
@@ -189,9 +178,6 @@ func New(cfg Config, opts Options) *Correlator {
 	return c
 }
 
-// Config is the configuration the correlator runs with.
-func (c *Correlator) Config() Config { return c.cfg }
-
 // State is the correlator's MonitorStatus: running, or degraded when a
 // rule that is on cannot get its answers.
 func (c *Correlator) State() event.Event {
@@ -226,24 +212,6 @@ func (c *Correlator) Run(ctx context.Context, sub *hub.Sub, emit func(event.Even
 		}
 		for _, inc := range c.Observe(ctx, e) {
 			emit(inc)
-		}
-	}
-}
-
-// RunChan is Run over a plain channel, for callers without a hub; it
-// returns when ctx ends or the channel is closed.
-func (c *Correlator) RunChan(ctx context.Context, events <-chan event.Event, emit func(event.Event)) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-events:
-			if !ok {
-				return nil
-			}
-			for _, inc := range c.Observe(ctx, e) {
-				emit(inc)
-			}
 		}
 	}
 }

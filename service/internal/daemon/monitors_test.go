@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
@@ -81,5 +82,18 @@ func TestMonitorTable(t *testing.T) {
 				t.Errorf("changed %v, off %v; want changed %v, off %v", changed, off, tc.changed, tc.off)
 			}
 		})
+	}
+}
+
+// The correlation rules are all on by default, with the windows the
+// example config and secmon.toml(5) give.
+func TestCorrelationDefaults(t *testing.T) {
+	s, on := correlationOf(config.Defaults(config.SystemMode, config.Env{Home: "/root"}))
+	r := s.Rules
+	got := []time.Duration{r.PersistenceAfterLogin.Window, r.BadUSB.Window, r.WatchingWhileAway.Window, r.DoorOpened.Window, r.BackdoorListener.Window}
+	want := []time.Duration{900 * time.Second, 30 * time.Second, time.Minute, 600 * time.Second, time.Hour}
+	if !on || !slices.Equal(got, want) || !r.PersistenceAfterLogin.Enabled || !r.BadUSB.Enabled || !r.WatchingWhileAway.Enabled ||
+		!r.DoorOpened.Enabled || !r.BackdoorListener.Enabled || s.HomeRoot != "/home" {
+		t.Errorf("defaults %+v (on %v), windows %v, want %v", s, on, got, want)
 	}
 }
