@@ -5,7 +5,8 @@
 //
 // At start it takes a fingerprint (size, mtime, inode, and a SHA-256 of
 // the content up to 1 MiB) of every sensitive file under the watches —
-// SSH material and the persistence spots (package persist) — compares it
+// SSH material, the persistence spots (package persist), and every file of
+// a watch marked sensitive = true — compares it
 // with the one the last run left in the state directory, reports each
 // difference as a file event "changed while secmon was not running" at the
 // file's severity, and keeps the new fingerprints. At a clean stop it takes
@@ -187,16 +188,18 @@ func (w *Watcher) sensitive(p string) (event.Type, event.Severity, map[string]st
 func (w *Watcher) take() map[string]Print {
 	out := map[string]Print{}
 	root := func(p string) { out[p] = Print{Path: p, Root: true} }
+	var marked bool // the watch being walked is marked sensitive
 	add := func(p string, fi fs.FileInfo) {
 		if len(out) >= maxFiles || !fi.Mode().IsRegular() {
 			return
 		}
-		if _, _, _, ok := w.sensitive(p); !ok {
+		if _, _, _, ok := w.sensitive(p); !ok && !marked {
 			return
 		}
 		out[p] = fingerprint(p, fi)
 	}
 	for _, wt := range w.cfg.Watches {
+		marked = wt.Sensitive
 		roots := []string{wt.Path}
 		if wt.Path == "" {
 			roots, _ = filepath.Glob(wt.Pattern)
@@ -231,6 +234,11 @@ func (w *Watcher) take() map[string]Print {
 		}
 	}
 	return out
+}
+
+func gone(p string) bool {
+	_, err := os.Lstat(p)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func fingerprint(p string, fi fs.FileInfo) Print {
@@ -293,7 +301,9 @@ func (w *Watcher) diff(old, now map[string]Print) []event.Event {
 		}
 	}
 	for _, p := range slices.Sorted(mapsKeys(old)) {
-		if _, still := now[p]; !still && !old[p].Root {
+		// Gone from the fingerprints and from the disk: a file still there
+		// is only no longer fingerprinted (its watch changed).
+		if _, still := now[p]; !still && !old[p].Root && gone(p) {
 			report(p, event.FileDelete, event.Medium, "was removed")
 		}
 	}

@@ -96,3 +96,22 @@ func TestBaseline(t *testing.T) {
 		t.Fatalf("a new watch's files were reported: %v", describe(got))
 	}
 }
+
+// A watch marked sensitive has all its files fingerprinted, ordinary ones
+// too.
+func TestMarkedWatch(t *testing.T) {
+	state, dir := t.TempDir(), t.TempDir()
+	doc := filepath.Join(dir, "contract.odt")
+	os.WriteFile(doc, []byte("v1"), 0o644)
+	watch := config.Watch{Path: dir, Sensitive: true}
+	run(t, state, watch)
+	os.WriteFile(doc, []byte("v2, changed while stopped"), 0o644)
+	if got := describe(run(t, state, watch)); !slices.Equal(got, []string{"FileModify contract.odt Medium"}) {
+		t.Fatalf("got %v, want the marked watch's file reported", got)
+	}
+	watch.Sensitive = false
+	os.WriteFile(doc, []byte("v3"), 0o644)
+	if got := run(t, state, watch); len(got) != 0 {
+		t.Fatalf("unmarked, an ordinary file was reported: %v", describe(got))
+	}
+}

@@ -142,6 +142,10 @@ type Watch struct {
 	Enabled     *bool          `toml:"enabled"`
 	Recursive   bool           `toml:"recursive"`
 	Severity    event.Severity `toml:"severity"`
+	// Sensitive files are fingerprinted, so that what changed in them
+	// while secmon was not running is reported at start (package
+	// baseline), as SSH material and persistence spots always are.
+	Sensitive bool `toml:"sensitive"`
 }
 
 // IsEnabled is true unless enabled = false.
