@@ -66,6 +66,10 @@ type Options struct {
 	DesktopEntry string
 	// MaxPending bounds the notes held while no server runs; 0 is 32.
 	MaxPending int
+	// ResidentPath, if set, keeps the ids of the resident notices shown
+	// and the server that shows them, so that a notifier started after
+	// this one ended without closing them (a crash) closes them.
+	ResidentPath string
 	Logger     *slog.Logger
 }
 
@@ -87,6 +91,8 @@ type Desktop struct {
 	keys     map[uint32]string
 	pending  map[string]held
 	order    []string // pending keys, oldest first
+	owner    string   // the server's unique name on the session bus
+	resident map[string]uint32
 	overflow int
 }
 
@@ -109,7 +115,7 @@ func New(o Options) *Desktop {
 	return &Desktop{
 		o: o, log: o.Logger.With("component", "desktop"),
 		events: make(chan Event, 64), done: make(chan struct{}),
-		ids: map[string]uint32{}, keys: map[uint32]string{}, pending: map[string]held{},
+		ids: map[string]uint32{}, keys: map[uint32]string{}, pending: map[string]held{}, resident: map[string]uint32{},
 	}
 }
 
@@ -130,7 +136,9 @@ func (d *Desktop) Run(ctx context.Context) error {
 		d.mu.Lock()
 		d.n = nil
 		d.serverUp = false
-		d.forgetLocked()
+		// Our connection ended, not the server: what it shows stays on
+		// screen, and the resident file says so to the next notifier.
+		d.ids, d.keys = map[string]uint32{}, map[uint32]string{}
 		d.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil
@@ -171,6 +179,11 @@ func (d *Desktop) session(ctx context.Context, conn *dbus.Conn) error {
 		return fmt.Errorf("cannot ask for %s: %w", ServerName, err)
 	}
 	if has {
+		var owner string
+		conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, ServerName).Store(&owner)
+		d.mu.Lock()
+		d.owner = owner
+		d.mu.Unlock()
 		d.arrived(ctx, n)
 	} else {
 		d.log.Info("no notification server yet; notifications wait for one")
@@ -197,6 +210,7 @@ func (d *Desktop) session(ctx context.Context, conn *dbus.Conn) error {
 			// Its ids die with it; a new server has its own.
 			d.forgetLocked()
 			d.serverUp = now != ""
+			d.owner = now
 			d.mu.Unlock()
 			if now == "" {
 				d.log.Info("the notification server went away; notifications wait")
@@ -212,6 +226,7 @@ func (d *Desktop) arrived(ctx context.Context, n notify.Notifier) {
 	caps, err := n.GetCapabilities()
 	info, _ := n.GetServerInformation()
 	d.log.Info("notification server", "name", info.Name, "version", info.Version, "capabilities", caps, "err", err)
+	d.closeLeftOver(n)
 	// Held notes go first: no newer Show may pass them.
 	d.send.Lock()
 	d.mu.Lock()
@@ -302,6 +317,7 @@ func (d *Desktop) show(key string, n present.Note, actions []Action) error {
 	}
 	d.ids[key] = newID
 	d.keys[newID] = key
+	d.noteResidentLocked(key, newID, n.Resident)
 	d.mu.Unlock()
 	return nil
 }
@@ -328,6 +344,7 @@ func (d *Desktop) fromServer(id uint32, action string, closed bool) {
 		// An update must not revive a closed notification's id.
 		delete(d.keys, id)
 		delete(d.ids, key)
+		d.noteResidentLocked(key, id, false)
 	}
 	d.mu.Unlock()
 	if !ok {
@@ -339,9 +356,15 @@ func (d *Desktop) fromServer(id uint32, action string, closed bool) {
 	}
 }
 
+// forgetLocked forgets the ids of a server that went away: they die with
+// it, resident ones too.
 func (d *Desktop) forgetLocked() {
 	d.ids = map[string]uint32{}
 	d.keys = map[uint32]string{}
+	if len(d.resident) > 0 {
+		d.resident = map[string]uint32{}
+		d.saveResidentLocked()
+	}
 }
 
 // checked drops Notifications signals whose bodies notify would misread.

@@ -2,8 +2,11 @@ package desktop_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,5 +264,60 @@ func TestMaterialIconOnlyForDankMaterialShell(t *testing.T) {
 				t.Errorf("image-path %q, icon %v; want %q and camera-web-symbolic", got, raw[0].Args[2].Value(), tt.want)
 			}
 		})
+	}
+}
+
+// A notifier that ended without closing its resident notices (a crash)
+// leaves them on screen; the next one, on the same server, closes them (the
+// app then shows again what is still true). On another server the ids are
+// not its own and are left alone.
+func TestLeftOverResidentNoticesAreClosed(t *testing.T) {
+	bus := dbustest.StartSession(t)
+	state := filepath.Join(t.TempDir(), "notifier-resident.json")
+	startMock(t, bus)
+	conn := bus.Conn(t)
+	desk := func() (*desktop.Desktop, func()) {
+		d := desktop.New(desktop.Options{
+			Connect: func(opts ...dbus.ConnOption) (*dbus.Conn, error) { return dbus.Connect(bus.Address(), opts...) },
+			AppName: "Security monitor", ResidentPath: state,
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		event(t, d, func(e desktop.Event) bool { return e.ServerUp })
+		return d, func() { cancel(); <-done }
+	}
+	closes := func() []uint32 {
+		var raw []struct {
+			T    uint64
+			Args []dbus.Variant
+		}
+		if err := conn.Object(desktop.ServerName, path).Call(mock+".GetMethodCalls", 0, "CloseNotification").Store(&raw); err != nil {
+			t.Fatal(err)
+		}
+		var ids []uint32
+		for _, r := range raw {
+			// The mock records the number as whatever integer it decoded.
+			var id uint32
+			fmt.Sscan(fmt.Sprint(r.Args[0].Value()), &id)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+
+	d, crash := desk()
+	if err := d.Show("camera", present.Note{Summary: "Camera in use", Resident: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	d.Show("file", present.Note{Summary: "a file"}, nil) // not resident: not closed
+	crash()                                              // no CloseNotification on the way out
+	if ids := closes(); len(ids) != 0 {
+		t.Fatalf("closed %v before the next notifier started", ids)
+	}
+
+	_, stop := desk()
+	defer stop()
+	if ids := closes(); !slices.Equal(ids, []uint32{1}) {
+		t.Fatalf("the next notifier closed %v, want [1] (the camera notice left on screen)", ids)
 	}
 }

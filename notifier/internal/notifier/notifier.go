@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -201,7 +202,7 @@ func newApp(cfg *config.Config, log *slog.Logger, statePath string) *app {
 		cfg: cfg, log: log, style: st,
 		filter:    filter.New(cfg),
 		tracker:   incident.New(),
-		desk:      desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log}),
+		desk:      desktop.New(desktop.Options{AppName: present.AppName, DesktopEntry: DesktopEntry, Logger: log, ResidentPath: residentPath(statePath)}),
 		now:       time.Now,
 		shown:     map[string]*shown{},
 		control:   make(chan control.Request),
@@ -223,6 +224,15 @@ func newApp(cfg *config.Config, log *slog.Logger, statePath string) *app {
 	}
 	a.follow = follow.New(fo)
 	return a
+}
+
+// residentPath keeps, beside the last seq, the ids of the notices that stay
+// on screen (a camera in use), for the next notifier to close after a crash.
+func residentPath(statePath string) string {
+	if statePath == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(statePath), "notifier-resident.json")
 }
 
 // handedOn notes that everything up to seq was handed on.
