@@ -70,7 +70,7 @@ type Options struct {
 	// and the server that shows them, so that a notifier started after
 	// this one ended without closing them (a crash) closes them.
 	ResidentPath string
-	Logger     *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Desktop is safe for concurrent use.
