@@ -268,3 +268,29 @@ func TestSensitiveChangesWhileStoppedAreReportedAtStart(t *testing.T) {
 		t.Errorf("autostart entry: %+v, want a Medium FileCreate", *start)
 	}
 }
+
+// A key written to authorized_keys is named in the event: its type, its
+// fingerprint, its comment.
+func TestAuthorizedKeyIsNamed(t *testing.T) {
+	e := newEnv(t)
+	ssh := filepath.Join(e.tree, "home", "alice", ".ssh")
+	os.MkdirAll(ssh, 0o700)
+	e.writeConfig(t, "")
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	keys := filepath.Join(ssh, "authorized_keys")
+	os.WriteFile(keys, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBD6GuZJ0a2l8Df0m3TLpWS8EvgGq9uIl3xYZf3RU7lA mallory@evil\n"), 0o600)
+	var named event.Event
+	s.until(func(ev event.Event) bool {
+		if ev.Path == keys && ev.Metadata["key_fingerprint"] != "" {
+			named = ev
+			return true
+		}
+		return false
+	})
+	if named.Type != event.SshAccess || named.Severity != event.Critical || named.Metadata["key_type"] != "ssh-ed25519" ||
+		named.Metadata["key_comment"] != "mallory@evil" || !strings.HasPrefix(named.Metadata["key_fingerprint"], "SHA256:") {
+		t.Errorf("got %+v, want a Critical SshAccess naming the ed25519 key of mallory@evil", named.Metadata)
+	}
+}

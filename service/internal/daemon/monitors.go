@@ -82,7 +82,9 @@ func filesystemSection(c *config.Config) (fsSection, bool) {
 }
 
 func newFilesystem(s fsSection, log *slog.Logger) (*fswatch.Watcher, error) {
-	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, sshmon.Classify}}
+	// The ssh rule knows which key a change to authorized_keys added.
+	keys := sshmon.NewKeys(append(slices.Clone(s.SSH), s.Watches...))
+	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, keys.Classify}}
 	if s.SSH != nil {
 		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
 	}
