@@ -225,7 +225,11 @@ recursive = true
 	keys := filepath.Join(w.tree, ".ssh", "authorized_keys")
 	os.MkdirAll(filepath.Dir(keys), 0o700)
 	os.WriteFile(keys, []byte("ssh-ed25519 AAAA mallory@evil\n"), 0o600)
-	got := waitDunst(t, w, "the authorized_keys popup", func(n dunstNote) bool { return strings.HasPrefix(n.Summary, "SSH login keys ") })
+	// Created empty then written, or seen written at once: the daemon
+	// names the key once it can read it ("New SSH key can log in as").
+	got := waitDunst(t, w, "the authorized_keys popup", func(n dunstNote) bool {
+		return strings.HasPrefix(n.Summary, "SSH login keys ") || strings.HasPrefix(n.Summary, "New SSH key can log in as ")
+	})
 	body := got.text(t)
 	for _, want := range []string{keys, "can log in as", "What to do: Read the file now", "event "} {
 		if !strings.Contains(body, want) {
