@@ -115,9 +115,10 @@ type Watcher struct {
 	// the IN_MOVE_SELF of their own watch arrives as a second RENAME.
 	selfMoves *pathSet
 	last      struct {
-		path string
-		kind kind
-		at   time.Time
+		path  string
+		kind  kind
+		at    time.Time
+		ruled map[string]string // what the rules said of it
 	}
 	// The watch limit: when it was last reported, and the directories
 	// left unwatched since.

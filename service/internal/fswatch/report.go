@@ -45,17 +45,36 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	if s == nil {
 		return
 	}
+	info := kinds[k]
+	typ, sev := info.typ, info.severity
+	if s.cfg.Severity != 0 {
+		sev = s.cfg.Severity
+	}
+	// The rules are asked first: a write the rules describe anew (the ssh
+	// rule names a key the write added) is news even right after the
+	// creation or write it would otherwise be folded into.
+	ruled := map[string]string{}
+	for _, classify := range w.rules {
+		t, least, more := classify(p)
+		if t == "" {
+			sev = max(sev, least) // raise only, and ask the next rule
+			maps.Copy(ruled, more)
+			continue
+		}
+		typ, sev = t, max(s.cfg.Severity, least)
+		maps.Copy(ruled, more)
+		break
+	}
 	now := w.now()
-	if p == w.last.path && now.Sub(w.last.at) < coalesceWindow &&
+	if p == w.last.path && now.Sub(w.last.at) < coalesceWindow && maps.Equal(ruled, w.last.ruled) &&
 		(k == modified && (w.last.kind == modified || w.last.kind == created) ||
 			// a watched directory whose parent is watched too reports
 			// its attribute change twice
 			k == attrib && w.last.kind == attrib) {
 		return
 	}
-	w.last.path, w.last.kind, w.last.at = p, k, now
+	w.last.path, w.last.kind, w.last.at, w.last.ruled = p, k, now, ruled
 
-	info := kinds[k]
 	md := map[string]string{"watch": s.name, "op": info.op}
 	if s.cfg.Description != "" {
 		md["description"] = s.cfg.Description
@@ -67,21 +86,7 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 		md["found_by"] = foundBy
 		w.scanned.add(p)
 	}
-	typ, sev := info.typ, info.severity
-	if s.cfg.Severity != 0 {
-		sev = s.cfg.Severity
-	}
-	for _, classify := range w.rules {
-		t, least, more := classify(p)
-		if t == "" {
-			sev = max(sev, least) // raise only, and ask the next rule
-			maps.Copy(md, more)
-			continue
-		}
-		typ, sev = t, max(s.cfg.Severity, least)
-		maps.Copy(md, more)
-		break
-	}
+	maps.Copy(md, ruled)
 	desc := info.verb + " " + p
 	if s.cfg.Description != "" {
 		desc += " (" + s.cfg.Description + ")"
