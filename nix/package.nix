@@ -83,7 +83,7 @@ buildSecmon {
   #   go mod vendor -o /tmp/v/vendor
   #   nix --extra-experimental-features nix-command hash path /tmp/v/vendor
   # (or set lib.fakeHash here and copy the hash `nix build` reports).
-  vendorHash = "sha256-xvm09zabAlxTOmi97f5fc7HErxaYHnilfln+uxb0IV8=";
+  vendorHash = "sha256-dDWK2RPJbxDi8JQoEhnzi0k09Oswkk1ILPYFWC54IXo=";
 
   # The notifier has no cgo; outside Nix it is built with CGO_ENABLED=0 so
   # the one binary runs on any distribution. Here it links against the same

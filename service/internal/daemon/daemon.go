@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/godbus/dbus/v5"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/journal"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
+	"github.com/pantheros/secmon/service/internal/listenfds"
 	"github.com/pantheros/secmon/service/internal/monitor"
 	"github.com/pantheros/secmon/service/internal/render"
 	"github.com/pantheros/secmon/service/internal/replaystore"
@@ -355,26 +355,8 @@ func (d *daemon) keepState(store *seqstore.File) (stop func(), problems []string
 
 // listener takes the socket from systemd when given one, else creates it.
 func (d *daemon) listener() (net.Listener, bool, error) {
-	named, err := activation.ListenersWithNames()
-	if err != nil {
-		return nil, false, fmt.Errorf("cannot take sockets from systemd: %w", err)
-	}
-	var first net.Listener
-	for name, ls := range named {
-		for _, l := range ls {
-			if l == nil {
-				continue
-			}
-			if name == ListenFDName {
-				return l, true, nil
-			}
-			if first == nil {
-				first = l
-			}
-		}
-	}
-	if first != nil {
-		return first, true, nil
+	if l := listenfds.Listener(ListenFDName); l != nil {
+		return l, true, nil
 	}
 	dirMode := os.FileMode(0o755)
 	if d.cfg.Mode == config.UserMode {
