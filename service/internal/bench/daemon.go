@@ -26,6 +26,9 @@ type daemonOpts struct {
 	allMonitors bool
 	// bus starts a private session bus for the daemon's D-Bus sink.
 	bus bool
+	// netns runs the daemon in a network namespace of its own (root):
+	// other programs' connections do not wake the network monitor.
+	netns bool
 	// readyTimeout bounds start → READY=1 (default 60 s).
 	readyTimeout time.Duration
 }
@@ -65,7 +68,7 @@ func (r *runner) startDaemon(ctx context.Context, o daemonOpts) (*daemonProc, er
 		sev = fmt.Sprintf("severity = %q\n", o.severity)
 	}
 	// log_level warn: the daemon's own log stays quiet; its events still
-	// go to the journal sink (here: JSON lines on stderr, see hideJournal).
+	// go to the journal sink (here: JSON lines on stderr, see isolate).
 	conf := fmt.Sprintf(`socket_path = %q
 state_directory = %q
 log_level = "warn"
@@ -96,7 +99,7 @@ recursive = true
 	if d.bus != nil {
 		env = append(env, "DBUS_SESSION_BUS_ADDRESS="+d.bus.address)
 	}
-	name, args, err := r.hideJournal(r.binPath("secmon-daemon"), config)
+	name, args, err := r.isolate(r.binPath("secmon-daemon"), config, o.netns)
 	if err != nil {
 		d.cleanup()
 		return nil, err
@@ -134,21 +137,40 @@ recursive = true
 	return nil, err
 }
 
-// hideJournal returns the command that runs the daemon without the
-// machine's journal: the bench sends up to a million events, which belong
-// in no one's journal. Without a journal the daemon writes them as JSON
-// lines to stderr, which goes to a file (this machine class has no journald
-// anyway). With one, the daemon is run in a private mount
-// namespace where /run/systemd/journal is an empty tmpfs; that takes root.
-func (r *runner) hideJournal(daemon, config string) (string, []string, error) {
-	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
+// isolate returns the command that runs the daemon without the machine's
+// journal and, with netns, in a network namespace of its own.
+//
+// The bench sends up to a million events, which belong in no one's
+// journal. Without a journal the daemon writes them as JSON lines to
+// stderr, which goes to a file (this machine class has no journald
+// anyway). With one, the daemon runs in a private mount namespace where
+// /run/systemd/journal is an empty tmpfs. unshare's --propagation private
+// would remount / itself, which fails where / is not a mount point (a
+// chroot); the mount that holds /run/systemd/journal is made private
+// instead, so that the tmpfs never reaches the machine's mounts.
+// Both take root.
+func (r *runner) isolate(daemon, config string, netns bool) (string, []string, error) {
+	_, err := os.Stat("/run/systemd/journal/socket")
+	journal := err == nil
+	if !journal && !netns {
 		return daemon, []string{config}, nil
 	}
 	if os.Geteuid() != 0 {
+		if netns {
+			return "", nil, errors.New("the idle figure runs the daemon in a network namespace of its own: run secmon-bench as root")
+		}
 		return "", nil, errors.New("this machine runs journald and the bench would flood it: run secmon-bench as root, so it can hide the journal from the daemon in a private mount namespace")
 	}
-	return "unshare", []string{"--mount", "--propagation", "private", "--", "sh", "-c",
-		`mount -t tmpfs -o size=64k,mode=0755 tmpfs /run/systemd/journal && exec "$0" "$@"`, daemon, config}, nil
+	args := []string{"--mount", "--propagation", "unchanged"}
+	if netns {
+		args = append(args, "--net")
+	}
+	script := `exec "$0" "$@"`
+	if journal {
+		script = `m=$(findmnt -n -o TARGET --target /run/systemd/journal) && mount --make-rprivate "$m" &&
+mount -t tmpfs -o size=64k,mode=0755 tmpfs /run/systemd/journal && ` + script
+	}
+	return "unshare", append(args, "--", "sh", "-c", script, daemon, config), nil
 }
 
 func (d *daemonProc) pid() int { return d.p.pid() }

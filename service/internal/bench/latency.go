@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,10 +39,13 @@ type latencyRun struct {
 var latencyClients = []struct {
 	name   string
 	target float64 // ms; 0: no goal
+	// floorRatio, if set, is a second goal: p99 at most this many times
+	// the floor's, measured in the same run.
+	floorRatio float64
 }{
-	{"socket (JSON line)", 1},
-	{"D-Bus (Event signal)", 2},
-	{"floor: inotifywait → pipe", 0},
+	{"socket (JSON line)", 1, 1.2},
+	{"D-Bus (Event signal)", 2, 0},
+	{"floor: inotifywait → pipe", 0, 0},
 }
 
 // latencyFigure writes files at a steady rate into a watched directory and
@@ -72,7 +76,13 @@ func (b *bench) latencyFigure(ctx context.Context) []section {
 		header: []string{"client", "p50", "p99", "max", "events missing"},
 	}
 	ms := func(x float64) string { return fmtNum(x, 3) + " ms" }
-	floorP99 := "–"
+	floorP99, floorMs := "–", math.NaN()
+	type ratioGoal struct {
+		goal       int
+		ratio, p99 float64
+		missing    float64
+	}
+	var ratios []ratioGoal
 	for ci, c := range latencyClients {
 		var p50, p99, mx, miss []float64
 		for _, r := range runs {
@@ -95,12 +105,22 @@ func (b *bench) latencyFigure(ctx context.Context) []section {
 		s.rows = append(s.rows, []string{c.name, medianCell(p50, ms), medianCell(p99, ms), medianCell(mx, ms),
 			medianCell(miss, func(x float64) string { return fmtNum(x, 0) })})
 		if c.target == 0 {
-			floorP99 = "inotifywait: " + ms(Median(p99))
+			floorP99, floorMs = "inotifywait: "+ms(Median(p99)), Median(p99)
 			continue
 		}
 		p := Median(p99)
 		s.goals = append(s.goals, goal{"latency p99, " + c.name, "≤ " + fmtNum(c.target, 0) + " ms", ms(p), "",
 			met(p <= c.target && Median(miss) == 0)})
+		if c.floorRatio > 0 {
+			ratios = append(ratios, ratioGoal{len(s.goals), c.floorRatio, p, Median(miss)})
+			s.goals = append(s.goals, goal{"latency p99, " + c.name + " / inotifywait", "≤ " + fmtNum(c.floorRatio, 1) + "×", ms(p), "", "–"})
+		}
+	}
+	// The floor is the last client: the ratios are known once it is.
+	for _, r := range ratios {
+		g := &s.goals[r.goal]
+		g.secmon += " (" + fmtNum(r.p99/floorMs, 2) + "×)"
+		g.met = met(r.p99 <= r.ratio*floorMs && r.missing == 0)
 	}
 	for i := range s.goals {
 		s.goals[i].floor = floorP99

@@ -14,9 +14,12 @@ import (
 // memory is what /proc says about a process's memory, in bytes.
 type memory struct {
 	RSS, HWM, PSS uint64
+	// Anon is RssAnon: the heap, stacks and other private pages, apart
+	// from the binary's and libraries' (RssFile).
+	Anon uint64
 }
 
-// readMemory reads VmRSS and VmHWM from /proc/PID/status and Pss from
+// readMemory reads VmRSS, VmHWM and RssAnon from /proc/PID/status and Pss from
 // /proc/PID/smaps_rollup.
 func readMemory(pid int) (memory, error) {
 	var m memory
@@ -25,7 +28,7 @@ func readMemory(pid int) (memory, error) {
 		return m, fmt.Errorf("cannot read the status of %d: %w", pid, err)
 	}
 	kv := parseKB(string(status))
-	m.RSS, m.HWM = kv["VmRSS"], kv["VmHWM"]
+	m.RSS, m.HWM, m.Anon = kv["VmRSS"], kv["VmHWM"], kv["RssAnon"]
 	rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
 		return m, fmt.Errorf("cannot read the memory map of %d: %w", pid, err)
