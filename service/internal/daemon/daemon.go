@@ -438,7 +438,13 @@ func (d *daemon) startBus(ctx context.Context) error {
 		if errors.Is(err, dbussink.ErrNameTaken) {
 			return err
 		}
-		d.log.Warn("D-Bus off: no bus reachable; the socket and the journal still carry every event", "err", err)
+		// In user mode with dbus = auto, no session bus is an expected
+		// state (a terminal without a desktop session), not a warning.
+		log := d.log.Warn
+		if d.cfg.DBus == "auto" && d.cfg.Mode == config.UserMode {
+			log = d.log.Info
+		}
+		log("D-Bus off: no bus reachable; the socket and the journal still carry every event", "err", err)
 		return nil
 	}
 	d.goSink(ctx, "dbus", sub, sink.Run)
