@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -555,5 +556,32 @@ func TestRaiseOnlyRule(t *testing.T) {
 	appendTo(plain)
 	if e := h.waitEvent(event.FileModify, plain); e.Severity != event.Low {
 		t.Errorf("a write to %s is %s, want Low", plain, e.Severity)
+	}
+}
+
+// touch of a new file is one action: one FileCreate, not a FileCreate and
+// then a FileAttrib for the times it sets.
+func TestTouchIsOneEvent(t *testing.T) {
+	if _, err := exec.LookPath("touch"); err != nil {
+		t.Skip("touch (coreutils) is not installed")
+	}
+	root := t.TempDir()
+	h := start(t, config.Watch{Path: root, Recursive: true})
+	f := filepath.Join(root, "authorized_keys")
+	if out, err := exec.Command("touch", f).CombinedOutput(); err != nil {
+		t.Fatalf("touch: %v %s", err, out)
+	}
+	h.waitEvent(event.FileCreate, f)
+	after := filepath.Join(root, "after")
+	writeFile(t, after)
+	h.waitEvent(event.FileCreate, after)
+	n := 0
+	for _, e := range h.got {
+		if e.Path == f {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("touch gave %d events:\n%s", n, dump(h.got))
 	}
 }

@@ -68,9 +68,10 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	now := w.now()
 	if p == w.last.path && now.Sub(w.last.at) < coalesceWindow && maps.Equal(ruled, w.last.ruled) &&
 		(k == modified && (w.last.kind == modified || w.last.kind == created) ||
-			// a watched directory whose parent is watched too reports
-			// its attribute change twice
-			k == attrib && w.last.kind == attrib) {
+			// touch creates, then sets the times: one action, one event;
+			// and a watched directory whose parent is watched too
+			// reports its attribute change twice
+			k == attrib && (w.last.kind == attrib || w.last.kind == created)) {
 		return
 	}
 	w.last.path, w.last.kind, w.last.at, w.last.ruled = p, k, now, ruled
