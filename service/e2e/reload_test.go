@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -292,5 +293,21 @@ func TestAuthorizedKeyIsNamed(t *testing.T) {
 	if named.Type != event.SshAccess || named.Severity != event.Critical || named.Metadata["key_type"] != "ssh-ed25519" ||
 		named.Metadata["key_comment"] != "mallory@evil" || !strings.HasPrefix(named.Metadata["key_fingerprint"], "SHA256:") {
 		t.Errorf("got %+v, want a Critical SshAccess naming the ed25519 key of mallory@evil", named.Metadata)
+	}
+}
+
+// --check says which monitors are on and off, besides the watches.
+func TestCheckListsTheMonitors(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig(t, "")
+	out, err := exec.Command(filepath.Join(bin, "secmon-daemon"), "--check", e.config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("--check: %v\n%s", err, out)
+	}
+	// The test config turns on the filesystem monitor (with the baseline of
+	// its sensitive files) and leaves correlation at its default, on.
+	if !strings.Contains(string(out), "monitors on: correlation, filesystem, baseline\n") ||
+		!strings.Contains(string(out), "monitors off: triggers, camera, microphone, network, ssh, usb\n") {
+		t.Errorf("--check said:\n%s\nwant the monitors on and off listed", out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -152,6 +153,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func check(cfg *config.Config, w io.Writer) error {
 	fmt.Fprintf(w, "config: %s (%s mode)\nsocket: %s (mode %04o)\n", cfg.Source, cfg.Mode, cfg.SocketPath, cfg.SocketMode)
+	var on, off []string
+	for _, k := range (&daemon{}).monitors() {
+		if _, enabled := k.Section(cfg); enabled {
+			on = append(on, k.Name)
+		} else {
+			off = append(off, k.Name)
+		}
+	}
+	fmt.Fprintf(w, "monitors on: %s\n", strings.Join(on, ", "))
+	if len(off) > 0 {
+		fmt.Fprintf(w, "monitors off: %s\n", strings.Join(off, ", "))
+	}
 	fs, _ := filesystemSection(cfg)
 	for _, wt := range append(fs.Watches, fs.SSH...) {
 		p := wt.Path
@@ -241,7 +254,11 @@ func (d *daemon) run(ctx context.Context) error {
 		d.emit(event.Status("state", event.Degraded, event.High, p))
 	}
 	if d.journalMissing {
-		d.emit(event.Status("journal", event.Unavailable, event.Medium, "no journal socket (/run/systemd/journal/socket): events go to standard error as JSON lines"))
+		where := "events go to standard error as JSON lines"
+		if d.flags.print {
+			where = "events are only printed here (and kept for replay on the socket)"
+		}
+		d.emit(event.Status("journal", event.Unavailable, event.Medium, "no journal socket (/run/systemd/journal/socket): "+where))
 	}
 	mons := monitor.NewSet(d.monitors(), d.emit, d.log)
 	// Stopped before the sinks are told to: what the monitors say last
