@@ -197,3 +197,26 @@ func TestEvents(t *testing.T) {
 		}
 	}
 }
+
+// Without journald and without an auth log (a container), the ssh monitor
+// is unavailable, not degraded: an expected state, said but not alarmed.
+func TestNoJournaldNoAuthLogIsUnavailable(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/journal/socket"); err == nil {
+		t.Skip("journald runs here: the monitor reads the journal")
+	}
+	for _, p := range []string{"/var/log/auth.log", "/var/log/secure"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("%s exists here: the monitor reads it", p)
+		}
+	}
+	m := start(t, defaults())
+	// The monitor says so itself, before it is ready.
+	select {
+	case st := <-m.events:
+		if _, state, _, _ := event.StatusOf(st); state != event.Unavailable || st.Severity != event.Low {
+			t.Fatalf("first event %+v, want the ssh monitor unavailable (Low)", st)
+		}
+	default:
+		t.Fatal("no status before Ready")
+	}
+}

@@ -226,6 +226,12 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 func (w *Watcher) status() event.Event {
 	reason := "reading " + w.Source() + "; watching " + strings.Join(w.watches, ", ")
 	if l := w.Limitation(); l != "" {
+		// Expected where it happens — no journald and no auth log yet (a
+		// container), or a user-mode daemon that may not read the system
+		// journal (the system service can) — it is said, not alarmed.
+		if (w.missing && w.fallback != "" && !w.noJournal) || w.cfg.UserHome != "" {
+			return event.Status("ssh", event.Unavailable, event.Low, reason+"; "+l)
+		}
 		return event.Status("ssh", event.Degraded, event.Medium, reason+"; "+l)
 	}
 	return event.Status("ssh", event.Running, event.Low, reason)
