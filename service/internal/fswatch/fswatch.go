@@ -73,6 +73,19 @@ type Config struct {
 	// metadata. A rule that returns no type but a severity only raises the
 	// event to it (a persistence spot), and the next rules are asked too.
 	Rules []Rule
+	// Writers, when set, names who changed a path a rule matched (package
+	// writer, through fanotify): it is told every directory watched.
+	Writers Writers
+}
+
+// Writers names the process behind a change to a sensitive path.
+type Writers interface {
+	// Watch and Unwatch follow the directories watched.
+	Watch(dir string)
+	Unwatch(dir string)
+	// Attribute returns who changed path around at, with metadata to
+	// add; nil when unknown.
+	Attribute(path string, at time.Time) (*event.Process, map[string]string)
 }
 
 // Guest is a monitor that has this one watch files for it.
@@ -88,8 +101,9 @@ type Rule func(path string) (typ event.Type, least event.Severity, md map[string
 
 // Watcher reports changes under the configured watches.
 type Watcher struct {
-	specs []*spec
-	rules []Rule
+	specs   []*spec
+	rules   []Rule
+	writers Writers
 	// own is how many specs are the monitor's own; quiet: it is off.
 	own   int
 	quiet bool
@@ -152,7 +166,7 @@ func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 	for _, g := range cfg.Guests {
 		add("the "+g.Monitor+" monitor's ", g.Watches)
 	}
-	w.rules = cfg.Rules
+	w.rules, w.writers = cfg.Rules, cfg.Writers
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -411,6 +425,9 @@ func (w *Watcher) acquire(d string) bool {
 			w.addFailed(d, err)
 			return false
 		}
+		if w.writers != nil {
+			w.writers.Watch(d)
+		}
 	}
 	w.refs[d]++
 	return true
@@ -421,6 +438,9 @@ func (w *Watcher) release(d string) {
 		return
 	}
 	delete(w.refs, d)
+	if w.writers != nil {
+		w.writers.Unwatch(d)
+	}
 	// The kernel drops the watch of a deleted directory by itself.
 	if err := w.ino.Remove(d); err != nil {
 		w.log.Debug("cannot remove inotify watch", "path", d, "err", err)

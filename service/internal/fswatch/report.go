@@ -54,8 +54,10 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	// rule names a key the write added) is news even right after the
 	// creation or write it would otherwise be folded into.
 	ruled := map[string]string{}
+	sensitive := false
 	for _, classify := range w.rules {
 		t, least, more := classify(p)
+		sensitive = sensitive || t != "" || least > 0
 		if t == "" {
 			sev = max(sev, least) // raise only, and ask the next rule
 			maps.Copy(ruled, more)
@@ -92,7 +94,13 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	if s.cfg.Description != "" {
 		desc += " (" + s.cfg.Description + ")"
 	}
-	w.emit(event.Event{Type: typ, Path: p, Severity: sev, Description: desc, Metadata: md})
+	var proc *event.Process
+	if sensitive && w.writers != nil && foundBy == "" { // a scan finds what came before the mark
+		var more map[string]string
+		proc, more = w.writers.Attribute(p, now)
+		maps.Copy(md, more)
+	}
+	w.emit(event.Event{Type: typ, Path: p, Severity: sev, Description: desc, Metadata: md, Process: proc})
 }
 
 // pathSet is a set of paths bounded to max entries: adding to a full set

@@ -1,0 +1,387 @@
+// Package writer names the process that created, wrote, renamed or deleted
+// a sensitive file: the persistence spots and SSH material the filesystem
+// monitor's rules know. inotify, which the filesystem monitor runs, never
+// says who acted; fanotify does, with CAP_SYS_ADMIN.
+//
+// A Tracker holds one fanotify group (FAN_REPORT_DFID_NAME, and
+// FAN_REPORT_PIDFD where the kernel offers it) with a mark on each
+// directory the filesystem monitor watches that can hold a sensitive path
+// (Config.Holds): FAN_MODIFY, FAN_CLOSE_WRITE, FAN_ATTRIB on its entries
+// (FAN_EVENT_ON_CHILD), FAN_CREATE, FAN_DELETE, FAN_MOVED_FROM and
+// FAN_MOVED_TO in it, subdirectories included (FAN_ONDIR). Every other
+// directory gets no mark and costs nothing. Each event names its directory
+// by file handle and its entry by name; for a sensitive path
+// (Config.Sensitive) the process is read from /proc at once, while the
+// kernel still holds a pidfd for it, so a writer that exits at once is
+// still named (its comm and uid at least: a zombie keeps them until it is
+// reaped). The pidfd says whether what /proc said belongs to that process
+// and not to a later one with the same pid. A process inside an SSH
+// session also gets the session's remote address (SSHFrom), read from the
+// TCP socket of its nearest sshd ancestor: not from the environment, which
+// the session's user controls.
+//
+// What the Tracker learns is kept in a short, bounded memory, path → last
+// writer, that the filesystem monitor asks (Attribute) when it reports a
+// change to a sensitive path. Without CAP_SYS_ADMIN the kernel would report
+// pid 0 (fanotify FID groups are allowed unprivileged but hide the pid),
+// so New refuses, saying why, and file events carry no process.
+package writer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/lru"
+	"github.com/pantheros/secmon/service/internal/procinfo"
+)
+
+const (
+	// remembered bounds the paths whose last writer is kept.
+	remembered = 1024
+	// Window is how far a writer seen by fanotify may be from the change
+	// the filesystem monitor reports: an older one is not taken for its
+	// author.
+	Window = 2 * time.Second
+	// wait bounds how long Attribute waits for fanotify's event of a change
+	// inotify reported first (both are queued by the same system call, so
+	// in practice it is microseconds).
+	wait = 250 * time.Millisecond
+	// mask is what a mark on a directory reports.
+	mask = unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_ATTRIB | unix.FAN_CREATE | unix.FAN_DELETE |
+		unix.FAN_MOVED_FROM | unix.FAN_MOVED_TO | unix.FAN_EVENT_ON_CHILD | unix.FAN_ONDIR
+)
+
+// Config says which directories get a mark and which paths are worth a
+// process lookup.
+type Config struct {
+	// Holds says whether a directory can hold a sensitive path: only such
+	// directories are marked.
+	Holds func(dir string) bool
+	// Sensitive says whether a change to path needs its writer named.
+	Sensitive func(path string) bool
+	// Proc is the /proc root ("/proc" when empty).
+	Proc string
+}
+
+// Writer is who changed a path, and when fanotify said so.
+type Writer struct {
+	Process *event.Process
+	// SSHFrom is the remote address of the SSH session the process runs
+	// in, "" when it runs in none.
+	SSHFrom string
+	At      time.Time
+}
+
+// Tracker watches the marked directories; see the package doc.
+type Tracker struct {
+	cfg   Config
+	log   *slog.Logger
+	f     *os.File
+	fd    int
+	pidfd bool
+	procs *procinfo.Reader
+	now   func() time.Time
+
+	mu      sync.Mutex
+	changed chan struct{}     // closed and replaced when a writer is learnt
+	dirs    map[string]string // handle key → directory
+	marked  map[string]string // directory → handle key
+	last    *lru.Cache[string, Writer]
+}
+
+// New starts a fanotify group, or says why it cannot name writers.
+func New(cfg Config, logger *slog.Logger) (*Tracker, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Proc == "" {
+		cfg.Proc = "/proc"
+	}
+	if !hasSysAdmin() {
+		return nil, errors.New("naming who changed a file needs CAP_SYS_ADMIN (fanotify reports pid 0 without it)")
+	}
+	flags := uint(unix.FAN_CLASS_NOTIF | unix.FAN_REPORT_DFID_NAME | unix.FAN_CLOEXEC | unix.FAN_NONBLOCK)
+	fd, err := unix.FanotifyInit(flags|unix.FAN_REPORT_PIDFD, unix.O_RDONLY|unix.O_LARGEFILE)
+	pidfd := err == nil
+	if errors.Is(err, unix.EINVAL) { // before Linux 5.15
+		fd, err = unix.FanotifyInit(flags, unix.O_RDONLY|unix.O_LARGEFILE)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot start fanotify with FAN_REPORT_DFID_NAME (Linux 5.9 or later; a seccomp filter may deny it): %w", err)
+	}
+	t := &Tracker{
+		cfg: cfg, log: logger.With("component", "writer"), fd: fd, f: os.NewFile(uintptr(fd), "fanotify"), pidfd: pidfd,
+		procs: procinfo.NewAt(cfg.Proc), now: time.Now, changed: make(chan struct{}),
+		dirs: map[string]string{}, marked: map[string]string{}, last: lru.New[string, Writer](remembered),
+	}
+	return t, nil
+}
+
+// Features says what the kernel offered.
+func (t *Tracker) Features() string {
+	if t.pidfd {
+		return "fanotify FAN_REPORT_DFID_NAME with FAN_REPORT_PIDFD"
+	}
+	return "fanotify FAN_REPORT_DFID_NAME without pidfds (Linux 5.15 adds them)"
+}
+
+// Marked lists the directories marked now.
+func (t *Tracker) Marked() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ds := make([]string, 0, len(t.marked))
+	for d := range t.marked {
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// Watch marks dir when it can hold a sensitive path; the filesystem monitor
+// calls it for every directory it watches.
+func (t *Tracker) Watch(dir string) {
+	if t.cfg.Holds == nil || !t.cfg.Holds(dir) {
+		return
+	}
+	k, err := handleKey(dir)
+	if err == nil {
+		err = unix.FanotifyMark(t.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_ONLYDIR, mask, unix.AT_FDCWD, dir)
+	}
+	if err != nil {
+		t.log.Debug("cannot mark directory", "path", dir, "err", err)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.marked[dir]; ok {
+		delete(t.dirs, old)
+	}
+	t.dirs[k], t.marked[dir] = dir, k
+}
+
+// Unwatch removes dir's mark; the kernel has removed it already when dir
+// was deleted.
+func (t *Tracker) Unwatch(dir string) {
+	t.mu.Lock()
+	k, ok := t.marked[dir]
+	delete(t.marked, dir)
+	delete(t.dirs, k)
+	t.mu.Unlock()
+	if ok {
+		_ = unix.FanotifyMark(t.fd, unix.FAN_MARK_REMOVE|unix.FAN_MARK_ONLYDIR, mask, unix.AT_FDCWD, dir)
+	}
+}
+
+// Attribute is Last as the filesystem monitor asks it (fswatch.Writers):
+// the process, and ssh_from for a process in an SSH session.
+func (t *Tracker) Attribute(path string, at time.Time) (*event.Process, map[string]string) {
+	w := t.Last(path, at)
+	if w == nil {
+		return nil, nil
+	}
+	if w.SSHFrom != "" {
+		return w.Process, map[string]string{"ssh_from": w.SSHFrom}
+	}
+	return w.Process, nil
+}
+
+// Last returns who changed path, as fanotify reported it within Window of
+// at, waiting a moment for an event not read yet when path's directory is
+// marked; nil when nobody is known.
+func (t *Tracker) Last(path string, at time.Time) *Writer {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		t.mu.Lock()
+		w, ok := t.last.Peek(path)
+		_, marked := t.marked[filepath.Dir(path)]
+		if !marked {
+			_, marked = t.marked[path]
+		}
+		changed := t.changed
+		t.mu.Unlock()
+		if ok && w.At.After(at.Add(-Window)) && w.At.Before(at.Add(Window)) {
+			return &w
+		}
+		if !marked {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil
+		}
+	}
+}
+
+// Run reads events until ctx ends, then closes the group.
+func (t *Tracker) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { t.f.Close() })
+	defer stop()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := t.f.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("cannot read fanotify events: %w", err)
+		}
+		t.records(buf[:n])
+	}
+}
+
+// Close ends a Tracker that was never Run.
+func (t *Tracker) Close() error { return t.f.Close() }
+
+func (t *Tracker) records(buf []byte) {
+	const metaLen = int(unsafe.Sizeof(unix.FanotifyEventMetadata{}))
+	for off := 0; off+metaLen <= len(buf); {
+		m := (*unix.FanotifyEventMetadata)(unsafe.Pointer(&buf[off]))
+		if m.Event_len == 0 || off+int(m.Event_len) > len(buf) {
+			return
+		}
+		info := buf[off+int(m.Metadata_len) : off+int(m.Event_len)]
+		off += int(m.Event_len)
+		if m.Fd >= 0 {
+			unix.Close(int(m.Fd)) // never with FID, but never leak one
+		}
+		rec := parseInfo(info)
+		t.learn(rec, int(m.Pid))
+		if rec.pidfd >= 0 {
+			unix.Close(rec.pidfd)
+		}
+	}
+}
+
+// learn names the process behind one event on a sensitive path.
+func (t *Tracker) learn(rec record, pid int) {
+	if !rec.ok || pid <= 0 {
+		return
+	}
+	t.mu.Lock()
+	dir, ok := t.dirs[rec.key]
+	t.mu.Unlock()
+	if !ok {
+		return
+	}
+	path := dir
+	if rec.name != "" && rec.name != "." {
+		path = filepath.Join(dir, rec.name)
+	}
+	if t.cfg.Sensitive != nil && !t.cfg.Sensitive(path) {
+		return
+	}
+	w := Writer{Process: &event.Process{PID: pid, UID: -1}, At: t.now()}
+	// With pidfds, FAN_NOPIDFD says the process was reaped before the
+	// event was read: /proc/PID may be another process by now, so only
+	// the pid is told. Otherwise the pidfd pins the process (alive or a
+	// zombie, which keeps its comm and uid) while /proc is read.
+	if !t.pidfd || rec.pidfd >= 0 {
+		if p := t.procs.Lookup(pid); p != nil {
+			w.Process = p
+			w.SSHFrom = sshFrom(t.cfg.Proc, pid)
+		}
+	}
+	t.mu.Lock()
+	if prev, ok := t.last.Peek(path); ok && prev.Process.PID == pid && w.Process.Comm == "" {
+		// A later event of the same writer (its close after its write)
+		// read after it was gone: what was learnt while it ran stays.
+		w.Process, w.SSHFrom = prev.Process, prev.SSHFrom
+	}
+	t.last.Add(path, w)
+	close(t.changed)
+	t.changed = make(chan struct{})
+	t.mu.Unlock()
+}
+
+// record is what one event's information records say.
+type record struct {
+	ok    bool
+	key   string // the directory's fsid and handle
+	name  string // the entry in it ("" or "." for the directory itself)
+	pidfd int
+}
+
+// parseInfo reads the information records after an event's metadata:
+// header (type u8, pad u8, len u16), then for DFID_NAME or DFID an fsid
+// [2]int32 and a struct file_handle (bytes u32, type i32, handle) followed
+// by a NUL-terminated name; for PIDFD an int32.
+func parseInfo(info []byte) record {
+	r := record{pidfd: -1}
+	for len(info) >= 4 {
+		typ, l := info[0], int(binary.NativeEndian.Uint16(info[2:4]))
+		if l < 4 || l > len(info) {
+			break
+		}
+		body := info[4:l]
+		switch typ {
+		case unix.FAN_EVENT_INFO_TYPE_DFID_NAME, unix.FAN_EVENT_INFO_TYPE_DFID, unix.FAN_EVENT_INFO_TYPE_FID:
+			if len(body) < 16 {
+				break
+			}
+			var fsid [2]int32
+			fsid[0] = int32(binary.NativeEndian.Uint32(body[0:4]))
+			fsid[1] = int32(binary.NativeEndian.Uint32(body[4:8]))
+			hb := int(binary.NativeEndian.Uint32(body[8:12]))
+			ht := int32(binary.NativeEndian.Uint32(body[12:16]))
+			if 16+hb > len(body) {
+				break
+			}
+			r.key, r.ok = key(fsid, ht, body[16:16+hb]), true
+			if typ == unix.FAN_EVENT_INFO_TYPE_DFID_NAME {
+				name := body[16+hb:]
+				for i, c := range name {
+					if c == 0 {
+						name = name[:i]
+						break
+					}
+				}
+				r.name = string(name)
+			}
+		case unix.FAN_EVENT_INFO_TYPE_PIDFD:
+			if len(body) >= 4 {
+				r.pidfd = int(int32(binary.NativeEndian.Uint32(body[0:4])))
+			}
+		}
+		info = info[l:]
+	}
+	return r
+}
+
+// handleKey identifies a directory as fanotify names it.
+func handleKey(dir string) (string, error) {
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, dir, 0)
+	if err != nil {
+		return "", fmt.Errorf("cannot take the file handle of %s: %w", dir, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return "", fmt.Errorf("cannot statfs %s: %w", dir, err)
+	}
+	return key(st.Fsid.Val, h.Type(), h.Bytes()), nil
+}
+
+func key(fsid [2]int32, typ int32, handle []byte) string {
+	return fmt.Sprintf("%x:%x:%d:%x", uint32(fsid[0]), uint32(fsid[1]), typ, handle)
+}
+
+// hasSysAdmin reports whether CAP_SYS_ADMIN is effective.
+func hasSysAdmin() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
+}
