@@ -254,6 +254,20 @@ func (s Style) file(e secmondbus.Event, w *worded) {
 		done = "changed"
 	}
 	w.what = capital(thing) + " " + shortPath(e.Path, maxPath) + " " + done
+	if actor := s.actor(d); actor != "" {
+		// The daemon named the writer (fanotify): one sentence says
+		// who did what, and the "By" line would repeat it.
+		did := map[string]string{"CREATE": "created", "WRITE": "changed", "REMOVE": "deleted", "RENAME": "moved away",
+			"CHMOD": "changed the permissions of"}[d["op"]]
+		if did == "" {
+			did = map[string]string{"FileCreate": "created", "FileDelete": "deleted", "FileAccess": "opened", "FileMove": "moved away",
+				"FileAttrib": "changed the permissions of"}[e.Type]
+		}
+		if did == "" {
+			did = "changed"
+		}
+		w.what, w.by = truncate(actor, maxText)+" "+did+" "+shortPath(e.Path, maxPath), ""
+	}
 	if d["description"] != "" {
 		w.what += " (" + text(d["description"]) + ")"
 	}
@@ -688,6 +702,40 @@ func (s Style) who(d map[string]string) string {
 		w = app + ": " + w
 	}
 	return "By " + truncate(text(w), maxText)
+}
+
+// actor names the writer of a file, when the daemon knew it: "bash (pid
+// 4242, alice, SSH session from 203.0.113.9)", its application's name
+// first.
+func (s Style) actor(d map[string]string) string {
+	name := d[secmondbus.DetailComm]
+	if name == "" {
+		name = d[secmondbus.DetailApp]
+	}
+	if name == "" && d[secmondbus.DetailPID] == "" {
+		return ""
+	}
+	var extra []string
+	if d[secmondbus.DetailPID] != "" {
+		extra = append(extra, "pid "+d[secmondbus.DetailPID])
+	}
+	if d[secmondbus.DetailUser] != "" {
+		extra = append(extra, d[secmondbus.DetailUser])
+	}
+	if d["ssh_from"] != "" {
+		extra = append(extra, "SSH session from "+d["ssh_from"])
+	}
+	w := name
+	switch {
+	case name == "":
+		w = "A process (" + strings.Join(extra, ", ") + ")"
+	case len(extra) > 0:
+		w = name + " (" + strings.Join(extra, ", ") + ")"
+	}
+	if app := s.appName(d); app != "" {
+		w = app + ": " + w
+	}
+	return text(w)
 }
 
 func (s Style) appName(d map[string]string) string {

@@ -126,7 +126,7 @@ var types = map[string]info{
 
 // monitors names the daemon's monitors for people.
 var monitors = map[string]string{
-	"filesystem": "files", "camera": "the camera", "microphone": "the microphone", "network": "the network",
+	"filesystem": "files", "writers": "who changes sensitive files", "camera": "the camera", "microphone": "the microphone", "network": "the network",
 	"ssh": "SSH logins", "usb": "USB devices", "journal": "the copy to the journal", "dbus": "notifications on the system bus",
 	"config": "its configuration", "state": "event numbering", "correlation": "attacks made of several events",
 }

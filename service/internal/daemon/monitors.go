@@ -15,7 +15,6 @@ import (
 	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/devaccess"
 	"github.com/pantheros/secmon/service/internal/event"
-	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/hub"
 	"github.com/pantheros/secmon/service/internal/jsonsock"
 	"github.com/pantheros/secmon/service/internal/monitor"
@@ -79,16 +78,6 @@ func filesystemSection(c *config.Config) (fsSection, bool) {
 		s.SSH = sshmon.Watches(c.SSH)
 	}
 	return s, c.Monitors.Filesystem || c.Monitors.SSH
-}
-
-func newFilesystem(s fsSection, log *slog.Logger) (*fswatch.Watcher, error) {
-	// The ssh rule knows which key a change to authorized_keys added.
-	keys := sshmon.NewKeys(append(slices.Clone(s.SSH), s.Watches...))
-	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, keys.Classify}}
-	if s.SSH != nil {
-		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
-	}
-	return fswatch.New(cfg, log)
 }
 
 // baselineSection: the sensitive files under the filesystem and ssh

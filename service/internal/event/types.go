@@ -113,17 +113,17 @@ type TypeInfo struct {
 
 // Types lists every type secmon emits, in documentation order.
 var Types = []TypeInfo{
-	{FileCreate, Medium, "9ff3f2cbd4304ac5adc37141c871ec4a", "a file or directory appeared in a watched tree (also one found by the scan of a newly watched directory)", []string{"watch", "description", "op", "is_dir", "found_by"}},
-	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written (repeated writes within 1 s are one event)", []string{"watch", "description", "op", "found_by"}},
-	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op", "is_dir", "found_by"}},
+	{FileCreate, Medium, "9ff3f2cbd4304ac5adc37141c871ec4a", "a file or directory appeared in a watched tree (also one found by the scan of a newly watched directory)", []string{"watch", "description", "op", "is_dir", "found_by", "ssh_from"}},
+	{FileModify, Low, "a7cdcd93a0594629bcab69e561d77eae", "a watched file was written (repeated writes within 1 s are one event)", []string{"watch", "description", "op", "found_by", "ssh_from"}},
+	{FileDelete, Medium, "a2e2b3cc49f74fa4ae9115d2c80cf0d2", "a file or directory was removed from a watched tree", []string{"watch", "description", "op", "is_dir", "found_by", "ssh_from"}},
 	{FileAccess, Low, "cb381f2fe4fd499e937555c31864f1bb", "a watched file was opened (only where a monitor asks for opens; plain reads are never events)", []string{"watch", "description", "mask"}},
-	{FileMove, Medium, "39f9007c0cc14dd28592aaeea449073e", "a file was renamed or moved away from this path (its new name, if watched, gets a FileCreate)", []string{"watch", "description", "op", "is_dir"}},
-	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op", "is_dir", "found_by"}},
+	{FileMove, Medium, "39f9007c0cc14dd28592aaeea449073e", "a file was renamed or moved away from this path (its new name, if watched, gets a FileCreate)", []string{"watch", "description", "op", "is_dir", "ssh_from"}},
+	{FileAttrib, Low, "4b8ba33af59b4315bf793b7d8c7a3d13", "permissions, owner or timestamps of a watched file changed", []string{"watch", "description", "op", "is_dir", "found_by", "ssh_from"}},
 	{CameraAccess, High, "eff547c4f89240488e7f17c055bdfd25", "a process opened a camera (through PipeWire: the broker, and the client linked to it where its graph is readable)", []string{"mask", "attribution", "broker", "client", "client_pid", "client_exe", "client_lookup"}},
 	{CameraReleased, Medium, "83491014b2b0491da8e1eacd2b2acaf4", "the last opener closed a camera, or it was unplugged in use", []string{"duration_ms", "how"}},
 	{MicrophoneAccess, High, "d0a92432607541638feb846f26d1484c", "a process opened a microphone (capture device; through PipeWire as for a camera)", []string{"mask", "attribution", "broker", "client", "client_pid", "client_exe", "client_lookup"}},
 	{MicrophoneReleased, Medium, "992354e27cf24bacadb70f8d991c2dac", "the last opener closed a microphone, or it was unplugged in use", []string{"duration_ms", "how"}},
-	{SshAccess, High, "583ab6bed48a45949d98c168c8709573", "an SSH key or sshd configuration file changed (Critical for authorized_keys)", []string{"watch", "description", "op", "ssh_file", "is_dir", "found_by", "key_type", "key_fingerprint", "key_comment", "keys_added", "keys_removed"}},
+	{SshAccess, High, "583ab6bed48a45949d98c168c8709573", "an SSH key or sshd configuration file changed (Critical for authorized_keys)", []string{"watch", "description", "op", "ssh_file", "is_dir", "found_by", "key_type", "key_fingerprint", "key_comment", "keys_added", "keys_removed", "ssh_from"}},
 	{SshLogin, Medium, "c76dc75620194602a94cb036293989d8", "sshd accepted a login (High for root, and for a password typed with password or keyboard-interactive)", []string{"user", "remote_ip", "remote_port", "method", "fingerprint", "found_by"}},
 	{SshLoginFailed, Low, "201bc4f7bf08444abf2d7695805a4a04", "sshd refused a login attempt: a failed password or key, an invalid or disallowed user, too many attempts, a PAM failure", []string{"user", "remote_ip", "remote_port", "method", "fingerprint", "reason", "found_by"}},
 	{SshBruteForce, High, "d59886fc9ada4538b1fc7d7821167376", "one address failed brute_force_threshold times within the window (at most once per address and window)", []string{"remote_ip", "count", "window_seconds", "users", "found_by"}},

@@ -46,6 +46,30 @@ func Spot(p string) string {
 	return ""
 }
 
+// Holds says whether directory dir can hold a persistence spot: it is one
+// of the trees or inside one, the directory of one of the files, a home
+// (start-up files) or inside a home's spot. The writer of a change is named
+// (package writer) only in such directories.
+func Holds(dir string) bool {
+	dir = filepath.Clean(dir)
+	for _, s := range trees {
+		if dir == s.path || strings.HasPrefix(dir, s.path+"/") {
+			return true
+		}
+	}
+	for _, s := range files {
+		if dir == filepath.Dir(s.path) {
+			return true
+		}
+	}
+	for _, s := range homeTrees {
+		if strings.Contains(dir+"/", "/"+s.path+"/") {
+			return true
+		}
+	}
+	return inHome(dir + "/")
+}
+
 // Classify is the rule the filesystem monitor asks (fswatch.Rule): a change
 // to a persistence spot keeps its type and gets at least Least.
 func Classify(p string) (event.Type, event.Severity, map[string]string) {

@@ -52,3 +52,30 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestHolds(t *testing.T) {
+	for _, tt := range []struct {
+		dir  string
+		want bool
+	}{
+		{"/etc", true}, // passwd, shadow, sudoers…
+		{"/etc/zsh", true},
+		{"/etc/nixos", true},
+		{"/etc/systemd/system/multi-user.target.wants", true},
+		{"/var/spool/cron/crontabs", true},
+		{"/home/alice", true}, // shell start-up files
+		{"/root", true},
+		{"/home/alice/.config/fish", true},
+		{"/home/alice/.config/autostart", true},
+		{"/home/alice/.local/bin", true},
+		{"/home/alice/Documents", false},
+		{"/home/alice/.config", false},
+		{"/etc/ssl", false},
+		{"/srv/www", false},
+		{"/home", false},
+	} {
+		if got := persist.Holds(tt.dir); got != tt.want {
+			t.Errorf("Holds(%s) = %v, want %v", tt.dir, got, tt.want)
+		}
+	}
+}

@@ -41,3 +41,15 @@ func Classify(p string) (event.Type, event.Severity, map[string]string) {
 	}
 	return event.SshAccess, sev, map[string]string{"ssh_file": filepath.Base(p)}
 }
+
+// Holds says whether directory dir can hold SSH material Classify rates: a
+// .ssh directory or one inside it, /etc/ssh or inside it, or a home (where
+// .ssh is created). The writer of a change is named (package writer) only
+// in such directories; an authorized_keys elsewhere is classified but its
+// writer is not named.
+func Holds(dir string) bool {
+	dir = filepath.Clean(dir)
+	return filepath.Base(dir) == ".ssh" || strings.Contains(dir, "/.ssh/") ||
+		dir == "/etc/ssh" || strings.HasPrefix(dir, "/etc/ssh/") ||
+		dir == "/root" || filepath.Base(filepath.Dir(dir)) == "home"
+}

@@ -75,3 +75,25 @@ func TestWatches(t *testing.T) {
 		})
 	}
 }
+
+func TestHolds(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want bool
+	}{
+		{"/home/u/.ssh", true},
+		{"/home/u/.ssh/config.d", true},
+		{"/root/.ssh", true},
+		{"/etc/ssh", true},
+		{"/etc/ssh/sshd_config.d", true},
+		{"/home/u", true},
+		{"/root", true},
+		{"/etc", false},
+		{"/home/u/Documents", false},
+		{"/srv/keys", false},
+	} {
+		if got := sshmon.Holds(tc.dir); got != tc.want {
+			t.Errorf("Holds(%s) = %v, want %v", tc.dir, got, tc.want)
+		}
+	}
+}
