@@ -35,7 +35,12 @@ func TestPersistenceAfterLoginIncident(t *testing.T) {
 		t.Fatalf("ssh monitor %+v", st.Metadata)
 	}
 
-	j.Append(t, sshmontest.SSHD("Accepted publickey for "+user+" from 203.0.113.9 port 50122 ssh2: "+sshFingerprint))
+	// The session's sshd is this test process: the daemon names the
+	// writer of authorized_keys (fanotify, as root), and the incident
+	// needs it to descend from the session's sshd.
+	accepted := sshmontest.SSHD("Accepted publickey for " + user + " from 203.0.113.9 port 50122 ssh2: " + sshFingerprint)
+	accepted["_PID"] = strconv.Itoa(os.Getpid())
+	j.Append(t, accepted)
 	logins := s.until(func(e event.Event) bool { return e.Type == event.SshLogin })
 	login := logins[len(logins)-1]
 

@@ -174,6 +174,9 @@ func TestRulesOverRecordedSequences(t *testing.T) {
 		// crontab run from a desktop terminal is not the session's; tee
 		// under the session's sshd is.
 		{"persistence-process-of-the-session", []string{"persistence_after_login Critical 1,3"}},
+		// a writer gone by now, named at the write with its session's
+		// address: a system-wide spot after a user's login counts
+		{"persistence-ssh-from", []string{"persistence_after_login Critical 1,2"}},
 
 		{"badusb-downloader", []string{"badusb Critical 1,2"}},
 		{"badusb-new-terminal", []string{"badusb Critical 1,2"}},

@@ -68,6 +68,10 @@ func (c *Correlator) persistence(e event.Event) *event.Event {
 			continue
 		}
 		switch {
+		case e.Metadata["ssh_from"] != "" && e.Metadata["ssh_from"] == l.ip:
+			// Named at the write (fanotify), from its sshd's socket: it
+			// holds when the writer is gone by now.
+			match, reason = &l, fmt.Sprintf("%s ran in an SSH session from %s", programName(e.Process), l.ip)
 		case known && l.pid != 0:
 			for _, a := range append([]Proc{self}, up...) {
 				if a.PID == l.pid {
