@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -92,6 +93,7 @@ type Tracker struct {
 	pidfd bool
 	procs *procinfo.Reader
 	now   func() time.Time
+	read  atomic.Uint64 // events read
 
 	mu      sync.Mutex
 	changed chan struct{}     // closed and replaced when a writer is learnt
@@ -135,6 +137,9 @@ func (t *Tracker) Features() string {
 	}
 	return "fanotify FAN_REPORT_DFID_NAME without pidfds (Linux 5.15 adds them)"
 }
+
+// Read counts the fanotify events read so far, of sensitive paths or not.
+func (t *Tracker) Read() uint64 { return t.read.Load() }
 
 // Marked lists the directories marked now.
 func (t *Tracker) Marked() []string {
@@ -256,6 +261,7 @@ func (t *Tracker) records(buf []byte) {
 		if m.Fd >= 0 {
 			unix.Close(int(m.Fd)) // never with FID, but never leak one
 		}
+		t.read.Add(1)
 		rec := parseInfo(info)
 		t.learn(rec, int(m.Pid))
 		if rec.pidfd >= 0 {
