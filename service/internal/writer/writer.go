@@ -246,9 +246,6 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 }
 
-// Close ends a Tracker that was never Run.
-func (t *Tracker) Close() error { return t.f.Close() }
-
 func (t *Tracker) records(buf []byte) {
 	const metaLen = int(unsafe.Sizeof(unix.FanotifyEventMetadata{}))
 	for off := 0; off+metaLen <= len(buf); {
