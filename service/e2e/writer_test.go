@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +12,8 @@ import (
 )
 
 // Another user's process appends a key to authorized_keys: the daemon's
-// SshAccess names it (pid, comm, uid, user), through fanotify; a write to
+// SshAccess names it (pid, comm, uid, user), through fanotify, and one
+// inside an SSH session gets the session's address (ssh_from); a write to
 // an ordinary file of the watched tree names nobody (its directory has no
 // fanotify mark).
 func TestWriterNamed(t *testing.T) {
@@ -27,6 +29,13 @@ func TestWriterNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(keys, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	keys2 := filepath.Join(dotSSH, "authorized_keys2") // another path: writes to one path within 1 s are one event
+	if err := os.WriteFile(keys2, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keys2, 0o666); err != nil {
 		t.Fatal(err)
 	}
 	e.writeConfig(t, fmt.Sprintf("\n[ssh]\njournal_directory = %q\nhome_root = %q\n", e.dir, homes))
@@ -56,6 +65,47 @@ func TestWriterNamed(t *testing.T) {
 	}
 	if p := ev.Process; p.PID != cmd.Process.Pid || p.Comm != "sh" || p.UID != 65534 {
 		t.Errorf("process %+v, want pid %d, sh, uid 65534", *p, cmd.Process.Pid)
+	}
+
+	// Inside an SSH session: bash under the name sshd-session holds a TCP
+	// connection to 127.0.0.3 (the "client") and runs the writer, as
+	// sshd-session runs a session's shell.
+	ln, err := net.Listen("tcp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	sshd := filepath.Join(shortTempDir(t), "sshd-session")
+	bash, err := os.ReadFile("/bin/bash")
+	if err != nil {
+		t.Skip("no bash:", err)
+	}
+	if err := os.WriteFile(sshd, bash, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	cmd = dbustest.RunAs(t, 65534, 65534, nil, sshd, "-c",
+		`exec 3<>/dev/tcp/`+host+`/`+port+` && /bin/sh -c 'echo "ssh-ed25519 AAAA eve" >> "$0" && read x' "$0"; exit $?`, keys2)
+	if stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	got = s.until(pathIs(keys2))
+	stdin.Close()
+	cmd.Wait()
+	if ev := got[len(got)-1]; ev.Metadata["ssh_from"] != "127.0.0.3" || ev.Process == nil || ev.Process.Comm != "sh" {
+		t.Errorf("got %+v (process %+v), want sh with ssh_from 127.0.0.3", ev, ev.Process)
 	}
 
 	plain := filepath.Join(e.tree, "notes.txt")
