@@ -22,7 +22,10 @@
 //
 // What the Tracker learns is kept in a short, bounded memory, path → last
 // writer, that the filesystem monitor asks (Attribute) when it reports a
-// change to a sensitive path. Without CAP_SYS_ADMIN the kernel would report
+// change to a sensitive path: the last writer within Window of the report.
+// Where the filesystem monitor folds writes to one path within a second
+// into one event, that event names the writer fanotify saw last. Without
+// CAP_SYS_ADMIN the kernel would report
 // pid 0 (fanotify FID groups are allowed unprivileged but hide the pid),
 // so New refuses, saying why, and file events carry no process.
 package writer
