@@ -290,6 +290,12 @@ func TestUserModeWatchesHome(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, ".dbus")); err == nil || !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "D-Bus off") }) {
 		t.Errorf("without a session bus, D-Bus must be off and nothing autolaunched (~/.dbus: %v); stderr:\n%s", err, d.stderr.String())
 	}
+	// Said once, in words: what user mode sees and what needs the system
+	// service; and no expected state is logged as a warning.
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(d.stderr.String(), "user mode: watching") }) ||
+		!strings.Contains(d.stderr.String(), "need the system service") || strings.Contains(d.stderr.String(), "level=WARN") {
+		t.Errorf("user mode's start: want one summary line and no warning; stderr:\n%s", d.stderr.String())
+	}
 	socket := filepath.Join(runtime, "secmon", "secmon.sock")
 	s := connect(t, socket)
 	s.send(`{"replay_after":0}`)

@@ -178,14 +178,16 @@ func New(cfg Config, opts Options) *Correlator {
 	return c
 }
 
-// State is the correlator's MonitorStatus: running, or degraded when a
-// rule that is on cannot get its answers.
+// State is the correlator's MonitorStatus: running, and which rules. No
+// system bus (a container, a terminal without one) leaves "watching while
+// away" without logind's answers: expected where it happens, so said in
+// the reason, not raised as a degraded monitor that pops up.
 func (c *Correlator) State() event.Event {
+	reason := "rules: " + strings.Join(c.cfg.rules(), ", ")
 	if c.cfg.WatchingWhileAway.Enabled && c.opts.Sessions == nil {
-		return event.Status("correlation", event.Degraded, event.Medium,
-			"no system bus: logind cannot say whether anyone is at this computer, so a camera or microphone opened while you are away is not recognised")
+		reason += "; no system bus: logind cannot say whether anyone is at this computer, so a camera or microphone opened while you are away is not recognised"
 	}
-	return event.Status("correlation", event.Running, event.Low, "rules: "+strings.Join(c.cfg.rules(), ", "))
+	return event.Status("correlation", event.Running, event.Low, reason)
 }
 
 func (c Config) rules() []string {

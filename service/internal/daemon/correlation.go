@@ -76,7 +76,7 @@ func (c *correlation) Run(ctx context.Context, emit func(event.Event)) error {
 		// logind is on the system bus in user mode too.
 		conn, err := dbus.ConnectSystemBus()
 		if err != nil {
-			c.log.Warn("cannot ask logind whether anyone is at this computer", "err", err)
+			c.log.Info("cannot ask logind whether anyone is at this computer", "err", err)
 		} else {
 			defer conn.Close()
 			opts.Sessions = correlate.Logind{Conn: conn}

@@ -38,6 +38,7 @@ import (
 	"github.com/pantheros/secmon/service/internal/replaystore"
 	"github.com/pantheros/secmon/service/internal/sdlog"
 	"github.com/pantheros/secmon/service/internal/seqstore"
+	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/version"
 )
 
@@ -269,6 +270,11 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 
 	d.log.Info("ready", "socket", cfg.SocketPath, "socket_activated", activated, "watches", len(cfg.EnabledWatches()))
+	if cfg.Mode == config.UserMode {
+		// Said once, in words: what a user-mode daemon sees, and what it
+		// does not (its "unavailable" monitors say the same, one by one).
+		d.log.Info(userModeSummary(cfg))
+	}
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 	d.startWatchdog(ctx)
 
@@ -420,6 +426,15 @@ func (d *daemon) startSinks(ctx context.Context) {
 			}
 		})
 	}
+}
+
+// userModeSummary says what a user-mode daemon watches and what needs the
+// system service.
+func userModeSummary(cfg *config.Config) string {
+	return fmt.Sprintf("user mode: watching %d places in %s where SSH keys and programs that start at login live, "+
+		"and the cameras, microphones, USB devices and network as far as this user may see them. "+
+		"sshd's logins, other users' files and the system's (/etc, sudo, PAM, cron, units) need the system service: "+
+		"see the README, \"Install\"", len(cfg.EnabledWatches())+len(sshmon.Watches(cfg.SSH)), cfg.SSH.UserHome)
 }
 
 // startBus puts the daemon on D-Bus. Only a name owned by someone else is
