@@ -497,3 +497,49 @@ func TestReplaySurvivesACrash(t *testing.T) {
 		t.Fatalf("%d notices, want one naming what the killed run did not keep", notices)
 	}
 }
+
+// A camera in use across a daemon restart: its release gives the time
+// since it was opened, which the last run saw, not since the restart.
+func TestCameraReleaseAfterRestartGivesTheTrueDuration(t *testing.T) {
+	e := newEnv(t)
+	node := filepath.Join(e.dir, "video0")
+	os.WriteFile(node, nil, 0o644)
+	e.camera = filepath.Join(e.dir, "video*")
+	e.writeConfig(t, "")
+	d := startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0,"types":["CameraAccess","CameraReleased"]}`)
+
+	self, _ := os.Executable()
+	opener := filepath.Join(e.dir, "cam-opener")
+	b, _ := os.ReadFile(self)
+	os.WriteFile(opener, b, 0o755)
+	cmd := exec.Command(opener)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	bufio.NewReader(out).ReadString('\n')
+	opened := s.next()
+	if opened.Type != event.CameraAccess {
+		t.Fatalf("got %+v, want CameraAccess", opened)
+	}
+	// Let the use last a while before the restart, so that a duration
+	// counted from the restart is visibly short.
+	testutil.Until(5*time.Second, func() bool { return time.Since(opened.Time) > 1500*time.Millisecond })
+	d.stop()
+	startDaemon(t, []string{e.config})
+	s = connect(t, e.socket)
+	s.send(fmt.Sprintf(`{"replay_after":%d,"types":["CameraReleased"]}`, opened.Seq))
+	stdin.Close()
+	cmd.Wait()
+	rel := s.next()
+	ms, _ := strconv.ParseInt(rel.Metadata["duration_ms"], 10, 64)
+	if rel.Type != event.CameraReleased || time.Duration(ms)*time.Millisecond < 1500*time.Millisecond {
+		t.Fatalf("release %+v: duration %d ms, want at least the 1,500 ms before the restart", rel.Metadata, ms)
+	}
+}

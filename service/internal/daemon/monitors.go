@@ -40,11 +40,11 @@ func (d *daemon) monitors() []monitor.Kind {
 		monitor.Define("filesystem", filesystemSection, newFilesystem),
 		monitor.Define("camera", func(c *config.Config) ([]string, bool) { return c.Camera.Devices, c.Monitors.Camera },
 			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
-				return devaccess.New(devaccess.Camera, globs, log)
+				return d.devices(devaccess.Camera, globs, log)
 			}),
 		monitor.Define("microphone", func(c *config.Config) ([]string, bool) { return c.Microphone.Devices, c.Monitors.Microphone },
 			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
-				return devaccess.New(devaccess.Microphone, globs, log)
+				return d.devices(devaccess.Microphone, globs, log)
 			}),
 		monitor.Define("network", networkSection, netmon.New),
 		monitor.Define("ssh", func(c *config.Config) (config.SSH, bool) {
@@ -57,6 +57,41 @@ func (d *daemon) monitors() []monitor.Kind {
 			return usb.Config{StateDir: c.StateDirectory}, c.Monitors.USB
 		}, usb.New),
 	}
+}
+
+// devices builds a camera or microphone monitor that knows, for a device
+// found in use at start, when the last run saw it opened: the kept events
+// (the replay log) hold that, so a release after a restart gives the true
+// duration.
+func (d *daemon) devices(kind devaccess.Kind, globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
+	w, err := devaccess.New(kind, globs, log)
+	if err != nil {
+		return nil, err
+	}
+	if d.hub != nil {
+		w.SetOpenedAt(func(node string) time.Time { return openedAt(d.hub.Kept(), node) })
+	}
+	return w, nil
+}
+
+// openedAt is when node's current use began, by the kept events: the first
+// Access of the uses after its last Released; zero when none says.
+func openedAt(kept []event.Event, node string) time.Time {
+	var since time.Time
+	for _, e := range kept {
+		if e.Path != node {
+			continue
+		}
+		switch e.Type {
+		case event.CameraAccess, event.MicrophoneAccess:
+			if since.IsZero() {
+				since = e.Time
+			}
+		case event.CameraReleased, event.MicrophoneReleased:
+			since = time.Time{}
+		}
+	}
+	return since
 }
 
 // fsSection is the filesystem monitor's section: its [[watches]], and the

@@ -97,3 +97,25 @@ func TestCorrelationDefaults(t *testing.T) {
 		t.Errorf("defaults %+v (on %v), windows %v, want %v", s, on, got, want)
 	}
 }
+
+func TestOpenedAt(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	cam := func(typ event.Type, path string, s int) event.Event { return event.Event{Type: typ, Path: path, Time: at(s)} }
+	kept := []event.Event{
+		cam(event.CameraAccess, "/dev/video0", 10), cam(event.CameraReleased, "/dev/video0", 20),
+		cam(event.CameraAccess, "/dev/video0", 30), cam(event.CameraAccess, "/dev/video0", 35), // a second opener
+		cam(event.CameraAccess, "/dev/video1", 40), cam(event.CameraReleased, "/dev/video1", 50),
+	}
+	for _, tt := range []struct {
+		node string
+		want time.Time
+	}{
+		{"/dev/video0", at(30)},
+		{"/dev/video1", time.Time{}}, // released
+		{"/dev/video2", time.Time{}}, // never seen
+	} {
+		if got := openedAt(kept, tt.node); !got.Equal(tt.want) {
+			t.Errorf("openedAt(%s) = %v, want %v", tt.node, got, tt.want)
+		}
+	}
+}

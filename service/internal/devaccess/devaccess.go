@@ -66,6 +66,8 @@ type Watcher struct {
 	graph *pwgraph.Reader
 	proc  string
 	now   func() time.Time
+	// openedAt, if set, says when an earlier run saw node opened.
+	openedAt func(node string) time.Time
 
 	ctx     context.Context // Run's, for look-ups made while handling an event
 	ready   chan struct{}
@@ -89,6 +91,11 @@ type state struct {
 	key     string       // fanotify handle key; empty when not marked
 	pids    map[int]int  // with fanotify: open fds per pid
 }
+
+// SetOpenedAt tells the watcher, before Run, how to learn when a device
+// found in use at start was opened (the daemon's replay log knows, across
+// a restart); the zero time means unknown.
+func (w *Watcher) SetOpenedAt(f func(node string) time.Time) { w.openedAt = f }
 
 // New checks the globs (absolute, valid).
 func New(kind Kind, globs []string, logger *slog.Logger) (*Watcher, error) {

@@ -184,6 +184,14 @@ func (w *Watcher) baseline(node string, st *state) {
 	for _, pid := range w.holders(node) {
 		if len(st.pids) == 0 {
 			st.since = w.now()
+			// Held before this run started: when the last run saw it
+			// opened, if it knows, so the release gives the true
+			// duration after a restart.
+			if w.openedAt != nil {
+				if t := w.openedAt(node); !t.IsZero() && t.Before(st.since) {
+					st.since = t
+				}
+			}
 		}
 		st.pids[pid]++
 		st.holders[pid] = true
