@@ -100,7 +100,9 @@ func TestCorrelationDefaults(t *testing.T) {
 
 func TestOpenedAt(t *testing.T) {
 	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
-	cam := func(typ event.Type, path string, s int) event.Event { return event.Event{Type: typ, Path: path, Time: at(s)} }
+	cam := func(typ event.Type, path string, s int) event.Event {
+		return event.Event{Type: typ, Path: path, Time: at(s)}
+	}
 	kept := []event.Event{
 		cam(event.CameraAccess, "/dev/video0", 10), cam(event.CameraReleased, "/dev/video0", 20),
 		cam(event.CameraAccess, "/dev/video0", 30), cam(event.CameraAccess, "/dev/video0", 35), // a second opener
