@@ -38,7 +38,6 @@ import (
 	"github.com/pantheros/secmon/service/internal/replaystore"
 	"github.com/pantheros/secmon/service/internal/sdlog"
 	"github.com/pantheros/secmon/service/internal/seqstore"
-	"github.com/pantheros/secmon/service/internal/sshmon"
 	"github.com/pantheros/secmon/service/internal/version"
 )
 
@@ -431,10 +430,10 @@ func (d *daemon) startSinks(ctx context.Context) {
 // userModeSummary says what a user-mode daemon watches and what needs the
 // system service.
 func userModeSummary(cfg *config.Config) string {
-	return fmt.Sprintf("user mode: watching %d places in %s where SSH keys and programs that start at login live, "+
+	return fmt.Sprintf("user mode: watching your SSH keys and %d places in %s where programs that start at login live, "+
 		"and the cameras, microphones, USB devices and network as far as this user may see them. "+
 		"sshd's logins, other users' files and the system's (/etc, sudo, PAM, cron, units) need the system service: "+
-		"see the README, \"Install\"", len(cfg.EnabledWatches())+len(sshmon.Watches(cfg.SSH)), cfg.SSH.UserHome)
+		"see the README, \"Install\"", len(cfg.EnabledWatches()), cfg.SSH.UserHome)
 }
 
 // startBus puts the daemon on D-Bus. Only a name owned by someone else is
