@@ -543,3 +543,41 @@ func TestCameraReleaseAfterRestartGivesTheTrueDuration(t *testing.T) {
 		t.Fatalf("release %+v: duration %d ms, want at least the 1,500 ms before the restart", rel.Metadata, ms)
 	}
 }
+
+// An ordinary user's first run (README command 1) says nothing alarming:
+// what user mode cannot do (fanotify, eBPF, the system journal) is
+// expected there, said as running or unavailable, never degraded, never a
+// warning.
+func TestUserModeAsAnOrdinaryUserRaisesNoAlarm(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running the daemon as another user needs root (CI runs as root)")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	dir := shortTempDir(t)
+	home, runtime := filepath.Join(dir, "home"), filepath.Join(dir, "rt")
+	os.Mkdir(home, 0o755)
+	os.Mkdir(runtime, 0o700)
+	os.Chown(home, 65534, 65534)
+	os.Chown(runtime, 65534, 65534)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		filepath.Join(bin, "secmon-daemon"), "--print")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "XDG_RUNTIME_DIR=" + runtime, "DBUS_SESSION_BUS_ADDRESS="}
+	out := &testutil.LockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	if !testutil.Until(15*time.Second, func() bool { return strings.Contains(out.String(), "user mode: watching") }) {
+		t.Fatalf("no start-up summary within 15 s:\n%s", out.String())
+	}
+	for _, bad := range []string{"degraded", "level=WARN", "level=ERROR", "HIGH", "CRITICAL"} {
+		if strings.Contains(out.String(), bad) {
+			t.Errorf("an ordinary user's first run says %q:\n%s", bad, out.String())
+		}
+	}
+}

@@ -258,7 +258,11 @@ func (d *daemon) run(ctx context.Context) error {
 		if d.flags.print {
 			where = "events are only printed here (and kept for replay on the socket)"
 		}
-		d.emit(event.Status("journal", event.Unavailable, event.Medium, "no journal socket (/run/systemd/journal/socket): "+where))
+		sev := event.Medium
+		if d.cfg.Mode == config.UserMode {
+			sev = event.Low // a terminal in a container: expected
+		}
+		d.emit(event.Status("journal", event.Unavailable, sev, "no journal socket (/run/systemd/journal/socket): "+where))
 	}
 	mons := monitor.NewSet(d.monitors(), d.emit, d.log)
 	// Stopped before the sinks are told to: what the monitors say last

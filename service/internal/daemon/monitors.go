@@ -38,14 +38,16 @@ func (d *daemon) monitors() []monitor.Kind {
 			return newCorrelation(d.hub, s, log)
 		}),
 		monitor.Define("filesystem", filesystemSection, newFilesystem),
-		monitor.Define("camera", func(c *config.Config) ([]string, bool) { return c.Camera.Devices, c.Monitors.Camera },
-			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
-				return d.devices(devaccess.Camera, globs, log)
-			}),
-		monitor.Define("microphone", func(c *config.Config) ([]string, bool) { return c.Microphone.Devices, c.Monitors.Microphone },
-			func(globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
-				return d.devices(devaccess.Microphone, globs, log)
-			}),
+		monitor.Define("camera", func(c *config.Config) (devSection, bool) {
+			return devSection{c.Camera.Devices, c.Mode == config.UserMode}, c.Monitors.Camera
+		}, func(s devSection, log *slog.Logger) (*devaccess.Watcher, error) {
+			return d.devices(devaccess.Camera, s, log)
+		}),
+		monitor.Define("microphone", func(c *config.Config) (devSection, bool) {
+			return devSection{c.Microphone.Devices, c.Mode == config.UserMode}, c.Monitors.Microphone
+		}, func(s devSection, log *slog.Logger) (*devaccess.Watcher, error) {
+			return d.devices(devaccess.Microphone, s, log)
+		}),
 		monitor.Define("network", networkSection, netmon.New),
 		monitor.Define("ssh", func(c *config.Config) (config.SSH, bool) {
 			s := c.SSH
@@ -59,14 +61,25 @@ func (d *daemon) monitors() []monitor.Kind {
 	}
 }
 
+// devSection is a camera or microphone monitor's section: its device
+// globs, and whether the daemon runs in user mode (without fanotify, as
+// expected).
+type devSection struct {
+	Globs    []string
+	UserMode bool
+}
+
 // devices builds a camera or microphone monitor that knows, for a device
 // found in use at start, when the last run saw it opened: the kept events
 // (the replay log) hold that, so a release after a restart gives the true
 // duration.
-func (d *daemon) devices(kind devaccess.Kind, globs []string, log *slog.Logger) (*devaccess.Watcher, error) {
-	w, err := devaccess.New(kind, globs, log)
+func (d *daemon) devices(kind devaccess.Kind, s devSection, log *slog.Logger) (*devaccess.Watcher, error) {
+	w, err := devaccess.New(kind, s.Globs, log)
 	if err != nil {
 		return nil, err
+	}
+	if s.UserMode {
+		w.SetUnprivileged()
 	}
 	if d.hub != nil {
 		w.SetOpenedAt(func(node string) time.Time { return openedAt(d.hub.Kept(), node) })
@@ -133,6 +146,7 @@ func newBaseline(s baseline.Config, log *slog.Logger) (*baseline.Watcher, error)
 
 func networkSection(c *config.Config) (netmon.Config, bool) {
 	return netmon.Config{
+		Unprivileged:        c.Mode == config.UserMode,
 		AllowedListeners:    c.Network.AllowedListeners,
 		ScanThreshold:       c.Network.PortScanThreshold,
 		ScanWindow:          time.Duration(c.Network.PortScanWindowSeconds) * time.Second,

@@ -68,6 +68,8 @@ type Watcher struct {
 	now   func() time.Time
 	// openedAt, if set, says when an earlier run saw node opened.
 	openedAt func(node string) time.Time
+	// unprivileged: running without fanotify is expected (user mode).
+	unprivileged bool
 
 	ctx     context.Context // Run's, for look-ups made while handling an event
 	ready   chan struct{}
@@ -96,6 +98,11 @@ type state struct {
 // found in use at start was opened (the daemon's replay log knows, across
 // a restart); the zero time means unknown.
 func (w *Watcher) SetOpenedAt(f func(node string) time.Time) { w.openedAt = f }
+
+// SetUnprivileged says, before Run, that the daemon runs without the
+// privileges fanotify needs as expected (user mode): the /proc scan is then
+// its normal way, not a degradation.
+func (w *Watcher) SetUnprivileged() { w.unprivileged = true }
 
 // New checks the globs (absolute, valid).
 func New(kind Kind, globs []string, logger *slog.Logger) (*Watcher, error) {
@@ -139,9 +146,13 @@ func (w *Watcher) status() event.Event {
 	if w.fan != nil {
 		return event.Status(w.kind.Name, event.Running, event.Low, watching+"; openers named by fanotify")
 	}
-	return event.Status(w.kind.Name, event.Degraded, event.Medium, watching+
-		"; openers named by a /proc scan, which misses short-lived ones"+
-		" ("+w.NoFanotify()+"; other users' programs need CAP_SYS_PTRACE)")
+	reason := watching + "; openers named by a /proc scan, which misses short-lived ones" +
+		" (" + w.NoFanotify() + "; other users' programs need CAP_SYS_PTRACE)"
+	if w.unprivileged {
+		// Expected without the system service: it works, less sharply.
+		return event.Status(w.kind.Name, event.Running, event.Low, reason)
+	}
+	return event.Status(w.kind.Name, event.Degraded, event.Medium, reason)
 }
 
 // Ready is closed once Run watches the nodes present at start, and it has

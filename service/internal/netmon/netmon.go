@@ -85,6 +85,9 @@ import (
 
 // Config sets the monitor ([network] in the configuration).
 type Config struct {
+	// Unprivileged: the daemon runs without the privileges eBPF needs, as
+	// expected (user mode): going without is said, not alarmed.
+	Unprivileged bool
 	// AllowedListeners are programs expected to listen on the network: a
 	// comm ("sshd") or an absolute exe path, which may be a glob
 	// ("/nix/store/*-openssh-*/bin/sshd"). A comm is only a name a program
@@ -207,6 +210,9 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	}
 	n := w.inventory(p)
 	switch {
+	case perr != nil && w.cfg.Unprivileged:
+		w.log.Info("network monitor without eBPF", "err", perr)
+		w.status(event.Unavailable, event.Low, fmt.Sprintf("%v (expected without the system service); only the listeners present at start are reported (%s, from sock_diag)", perr, listeners(n)))
 	case perr != nil:
 		w.log.Warn("network monitor degraded", "err", perr)
 		w.status(event.Degraded, event.Medium, fmt.Sprintf("%v; only the listeners present at start are reported (%s, from sock_diag): new listeners, connections and port scans are not seen", perr, listeners(n)))
