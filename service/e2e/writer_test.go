@@ -117,3 +117,42 @@ func TestWriterNamed(t *testing.T) {
 		t.Errorf("an ordinary file's event names %+v", *ev.Process)
 	}
 }
+
+// A watch marked sensitive = true gets its writers named too, and its
+// changes are Medium at least.
+func TestWriterNamedUnderAMarkedWatch(t *testing.T) {
+	e := newEnv(t)
+	marked := filepath.Join(e.dir, "contracts")
+	if err := os.Mkdir(marked, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(marked, 0o777)
+	doc := filepath.Join(marked, "offer.txt")
+	os.WriteFile(doc, nil, 0o666)
+	os.Chmod(doc, 0o666)
+	e.writeConfig(t, fmt.Sprintf("\n[[watches]]\npath = %q\ndescription = \"contracts\"\nsensitive = true\n", marked))
+	startDaemon(t, []string{e.config})
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0}`)
+	st := s.until(func(e event.Event) bool { return e.Type == event.MonitorStatus && e.Metadata["monitor"] == "writers" })
+	if m := st[len(st)-1].Metadata; m["state"] != string(event.Running) {
+		t.Skipf("writers are not named here: %s", m["reason"])
+	}
+	s.until(func(e event.Event) bool { return e.Type == event.MonitorStatus && e.Metadata["monitor"] == "filesystem" })
+
+	cmd := dbustest.RunAs(t, 65534, 65534, nil, "/bin/sh", "-c", `echo changed >> "$0" && read x`, doc)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.until(pathIs(doc))
+	stdin.Close()
+	cmd.Wait()
+	ev := got[len(got)-1]
+	if ev.Process == nil || ev.Process.PID != cmd.Process.Pid && ev.Process.UID != 65534 || ev.Severity < event.Medium {
+		t.Fatalf("got %+v (process %+v), want a Medium change naming uid 65534's writer", ev, ev.Process)
+	}
+}

@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/pantheros/secmon/service/internal/config"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/fswatch"
 	"github.com/pantheros/secmon/service/internal/persist"
@@ -22,13 +25,29 @@ type filesystem struct {
 	*fswatch.Watcher
 	writers *lazyWriters
 	log     *slog.Logger
+	marked  []config.Watch // watches marked sensitive = true
 }
 
 func newFilesystem(s fsSection, log *slog.Logger) (*filesystem, error) {
 	lw := &lazyWriters{}
 	// The ssh rule knows which key a change to authorized_keys added.
 	keys := sshmon.NewKeys(append(slices.Clone(s.SSH), s.Watches...))
-	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, keys.Classify}, Writers: lw}
+	var marked []config.Watch
+	for _, wt := range s.Watches {
+		if wt.Sensitive {
+			marked = append(marked, wt)
+		}
+	}
+	// A watch marked sensitive = true is a persistence spot of the
+	// user's choosing: every change there is Medium at least, and its
+	// writer is named.
+	markedRule := func(p string) (event.Type, event.Severity, map[string]string) {
+		if underAny(p, marked) {
+			return "", persist.Least, nil
+		}
+		return "", 0, nil
+	}
+	cfg := fswatch.Config{Off: s.Off, Watches: s.Watches, Rules: []fswatch.Rule{persist.Classify, markedRule, keys.Classify}, Writers: lw}
 	if s.SSH != nil {
 		cfg.Guests = []fswatch.Guest{{Monitor: "ssh", Watches: s.SSH}}
 	}
@@ -36,7 +55,25 @@ func newFilesystem(s fsSection, log *slog.Logger) (*filesystem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &filesystem{Watcher: w, writers: lw, log: log}, nil
+	return &filesystem{Watcher: w, writers: lw, log: log, marked: marked}, nil
+}
+
+// underAny tells whether p is a watch's path, or below it (a pattern
+// watch: below a directory its glob matches).
+func underAny(p string, ws []config.Watch) bool {
+	for _, w := range ws {
+		if w.Path != "" && (p == w.Path || strings.HasPrefix(p, strings.TrimSuffix(w.Path, "/")+"/")) {
+			return true
+		}
+		if w.Pattern != "" {
+			for d := p; d != "/" && d != "."; d = filepath.Dir(d) {
+				if ok, _ := filepath.Match(w.Pattern, d); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // sensitive: a change the filesystem monitor's rules single out (the
@@ -52,8 +89,8 @@ func sensitive(p string) bool {
 
 func (f *filesystem) Run(ctx context.Context, emit func(event.Event)) error {
 	tr, err := writer.New(writer.Config{
-		Holds:     func(d string) bool { return persist.Holds(d) || sshmon.Holds(d) },
-		Sensitive: sensitive,
+		Holds:     func(d string) bool { return persist.Holds(d) || sshmon.Holds(d) || underAny(d, f.marked) },
+		Sensitive: func(p string) bool { return sensitive(p) || underAny(p, f.marked) },
 	}, f.log)
 	if err != nil {
 		emit(event.Status("writers", event.Unavailable, event.Low,
