@@ -138,7 +138,9 @@ func TestWriterNamedUnderAMarkedWatch(t *testing.T) {
 	if m := st[len(st)-1].Metadata; m["state"] != string(event.Running) {
 		t.Skipf("writers are not named here: %s", m["reason"])
 	}
-	s.until(func(e event.Event) bool { return e.Type == event.MonitorStatus && e.Metadata["monitor"] == "filesystem" })
+	s.until(func(e event.Event) bool {
+		return e.Type == event.MonitorStatus && e.Metadata["monitor"] == "filesystem"
+	})
 
 	cmd := dbustest.RunAs(t, 65534, 65534, nil, "/bin/sh", "-c", `echo changed >> "$0" && read x`, doc)
 	stdin, err := cmd.StdinPipe()
