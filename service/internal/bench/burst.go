@@ -280,31 +280,12 @@ func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, 
 	var d *daemonProc
 	switch {
 	case obs.inotify:
-		pr, pw, err := os.Pipe()
+		pr, p, err := b.r.startInotifywait(ctx, tree, "create,modify,attrib,delete,delete_self,move,move_self", "%e %w%f", 60*time.Second)
 		if err != nil {
-			return res, err
-		}
-		er, ew, err := os.Pipe()
-		if err != nil {
-			pr.Close()
-			pw.Close()
-			return res, err
-		}
-		p, err := b.r.start(ctx, "inotifywait", procSpec{name: "inotifywait", args: []string{"-m", "-r",
-			"-e", "create,modify,attrib,delete,delete_self,move,move_self", "--format", "%e %w%f", tree}, stdout: pw, stderr: ew})
-		pw.Close()
-		ew.Close()
-		if err != nil {
-			pr.Close()
-			er.Close()
 			return res, err
 		}
 		defer p.stop()
 		observerPid = p.pid()
-		if err := waitWatches(ctx, er, 60*time.Second); err != nil {
-			pr.Close()
-			return res, err
-		}
 		rd := &reader{t: newTally(layout, files, nested)}
 		readers = append(readers, rd)
 		wg.Go(func() {

@@ -169,29 +169,12 @@ func (b *bench) latencyRun(ctx context.Context, run int) (latencyRun, error) {
 
 	var iw *os.File
 	if _, err := exec.LookPath("inotifywait"); err == nil {
-		pr, pw, err := os.Pipe()
+		pr, p, err := b.r.startInotifywait(ctx, tree, "create", "%w%f", 15*time.Second)
 		if err != nil {
-			return res, err
-		}
-		er, ew, err := os.Pipe()
-		if err != nil {
-			pr.Close()
-			pw.Close()
-			return res, err
-		}
-		p, err := b.r.start(ctx, "inotifywait", procSpec{name: "inotifywait", args: []string{"-m", "-r", "-e", "create", "--format", "%w%f", tree}, stdout: pw, stderr: ew})
-		pw.Close()
-		ew.Close()
-		if err != nil {
-			pr.Close()
-			er.Close()
 			return res, err
 		}
 		defer p.stop()
 		defer pr.Close()
-		if err := waitWatches(ctx, er, 15*time.Second); err != nil {
-			return res, err
-		}
 		iw = pr
 	} else {
 		floor.name += " (inotifywait not installed)"

@@ -216,3 +216,33 @@ func newNotifySocket(path string) (*notifySocket, error) {
 }
 
 func (n *notifySocket) close() { n.conn.Close() }
+
+// startInotifywait runs inotifywait -m -r on tree for events, printing
+// format, and returns its output once it says its watches are in place
+// (within wait). The caller stops p and closes out.
+func (r *runner) startInotifywait(ctx context.Context, tree, events, format string, wait time.Duration) (out *os.File, p *proc, err error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	er, ew, err := os.Pipe()
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, nil, err
+	}
+	p, err = r.start(ctx, "inotifywait", procSpec{name: "inotifywait", args: []string{"-m", "-r", "-e", events, "--format", format, tree}, stdout: pw, stderr: ew})
+	pw.Close()
+	ew.Close()
+	if err != nil {
+		pr.Close()
+		er.Close()
+		return nil, nil, err
+	}
+	if err := waitWatches(ctx, er, wait); err != nil {
+		p.stop()
+		pr.Close()
+		return nil, nil, err
+	}
+	return pr, p, nil
+}
