@@ -1,13 +1,21 @@
 package e2e_test
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/godbus/dbus/v5"
+
+	"github.com/pantheros/secmon/dbus/dbustest"
+	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/event"
 	"github.com/pantheros/secmon/service/internal/sshmon/sshmontest"
 )
@@ -63,5 +71,174 @@ func TestPersistenceAfterLoginIncident(t *testing.T) {
 	if inc.Severity != event.Critical || inc.Metadata["rule"] != "persistence_after_login" || inc.Metadata["members"] != want ||
 		inc.Metadata["ssh_user"] != user || inc.Metadata["remote_ip"] != "203.0.113.9" || inc.Path != keys {
 		t.Fatalf("incident %+v, want persistence_after_login of members %s", inc, want)
+	}
+}
+
+// logindPolicy is the real logind's bus policy, as systemd installs it.
+const logindPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.login1.conf"
+
+// fakeLogind is python3-dbusmock's logind template on a private bus like
+// the system bus, with logind's own policy. log is dbusmock's log file: a
+// line a method call, properties' GetAll included.
+type fakeLogind struct {
+	bus  *dbustest.Bus
+	conn *dbus.Conn
+	log  string
+}
+
+func startLogind(t *testing.T) *fakeLogind {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("logind's policy lets only root own org.freedesktop.login1: run as root")
+	}
+	if _, err := os.Stat(logindPolicy); err != nil {
+		t.Skipf("no logind policy (Debian package systemd): %v", err)
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
+		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
+	}
+	b := dbustest.StartSystemLike(t, logindPolicy)
+	l := &fakeLogind{bus: b, conn: b.Conn(t), log: filepath.Join(t.TempDir(), "logind.log")}
+	out := &testutil.LockedBuffer{}
+	cmd := exec.Command("/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "logind", "-l", l.log)
+	cmd.Env = append(os.Environ(), b.Env()...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(dbustest.Timeout):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("dbusmock output:\n%s", out.String())
+		}
+	})
+	testutil.WaitFor(t, dbustest.Timeout, "dbusmock owns org.freedesktop.login1", func() bool {
+		select {
+		case <-done:
+			t.Fatalf("dbusmock exited:\n%s", out.String())
+		default:
+		}
+		var has bool
+		l.conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.login1").Store(&has)
+		return has
+	})
+	return l
+}
+
+func (l *fakeLogind) call(t *testing.T, path dbus.ObjectPath, method string, args ...any) {
+	t.Helper()
+	if err := l.conn.Object("org.freedesktop.login1", path).Call(method, 0, args...).Err; err != nil {
+		t.Fatalf("logind %s: %v", method, err)
+	}
+}
+
+// asked counts the GetAll calls logind answered for session id.
+func (l *fakeLogind) asked(id string) int {
+	b, _ := os.ReadFile(l.log)
+	return strings.Count(string(b), "GetAll /org/freedesktop/login1/session/"+id+" ")
+}
+
+// openCamera starts a copy of the test binary named cam-opener in dir that
+// opens node and holds it until the test ends.
+func openCamera(t *testing.T, dir, node string) *exec.Cmd {
+	t.Helper()
+	prog := filepath.Join(dir, "cam-opener")
+	if _, err := os.Stat(prog); err != nil {
+		self, _ := os.Executable()
+		b, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(prog, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(prog)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node, "GORACE=atexit_sleep_ms=0")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "open\n" {
+		t.Fatalf("cam-opener could not open %s: %q %v", node, line, err)
+	}
+	return cmd
+}
+
+// The real daemon asks a logind (python3-dbusmock's, on a private system
+// bus) whether anyone is at this computer when its camera monitor sees a
+// stand-in camera opened: while alice's session is active and unlocked,
+// nothing; once her screen is locked, one Critical Incident naming the
+// opening; once nobody is logged in, another.
+func TestWatchingWhileAwayIncident(t *testing.T) {
+	l := startLogind(t)
+	l.call(t, "/org/freedesktop/login1", "org.freedesktop.DBus.Mock.AddSession", "c1", "seat0", uint32(1000), "alice", true)
+
+	e := newEnv(t)
+	for _, n := range []string{"video0", "video1", "video2"} {
+		if err := os.WriteFile(filepath.Join(e.dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.camera = filepath.Join(e.dir, "video*")
+	e.writeConfig(t, "\n[correlation]\nbadusb = false\n")
+	// dbus stays off: the daemon does not own its name on this bus, but
+	// the correlator asks logind on it.
+	startDaemon(t, []string{e.config}, "DBUS_SYSTEM_BUS_ADDRESS="+l.bus.Address())
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0,"types":["CameraAccess","Incident"]}`)
+
+	// Alice is at the computer: the opening is asked about and passes.
+	before := l.asked("c1")
+	openCamera(t, e.dir, filepath.Join(e.dir, "video0"))
+	present := s.until(func(ev event.Event) bool { return ev.Type == event.CameraAccess })
+	if ev := present[len(present)-1]; ev.Path != filepath.Join(e.dir, "video0") {
+		t.Fatalf("got %+v, want video0 opened", ev)
+	}
+	testutil.WaitFor(t, dbustest.Timeout, "the correlator asks logind about alice's session", func() bool { return l.asked("c1") > before })
+
+	steps := []struct {
+		name, node, reason string
+		do                 func()
+	}{
+		{"her screen locks", "video1", "the screen was locked", func() {
+			l.call(t, "/org/freedesktop/login1/session/c1", "org.freedesktop.login1.Session.SetLockedHint", true)
+		}},
+		{"she logs out", "video2", "nobody was logged in at this computer", func() {
+			l.call(t, "/org/freedesktop/login1", "org.freedesktop.DBus.Mock.RemoveObject", dbus.ObjectPath("/org/freedesktop/login1/session/c1"))
+		}},
+	}
+	for _, st := range steps {
+		st.do()
+		node := filepath.Join(e.dir, st.node)
+		opener := openCamera(t, e.dir, node)
+		// The correlator reads events in order: an incident for an
+		// earlier opening would come before this one's.
+		var opened event.Event
+		got := s.until(func(ev event.Event) bool {
+			if ev.Type == event.CameraAccess && ev.Path == node {
+				opened = ev
+			}
+			return ev.Type == event.Incident
+		})
+		inc := got[len(got)-1]
+		if opened.Seq == 0 || inc.Severity != event.Critical || inc.Metadata["rule"] != "watching_while_away" || inc.Path != node ||
+			inc.Metadata["members"] != strconv.FormatUint(opened.Seq, 10) || inc.Metadata["reason"] != st.reason ||
+			inc.Metadata["program"] != "cam-opener" || inc.Process == nil || inc.Process.PID != opener.Process.Pid {
+			t.Fatalf("%s: incident %+v (process %+v), want a Critical watching_while_away of %s (seq %d) by cam-opener pid %d, reason %q",
+				st.name, inc, inc.Process, node, opened.Seq, opener.Process.Pid, st.reason)
+		}
 	}
 }
