@@ -344,3 +344,53 @@ func TestBadUSBIncident(t *testing.T) {
 	}
 	incident(s, kbd, evs[len(evs)-1])
 }
+
+// The real daemon in a network namespace, its network monitor on: a
+// program under /tmp listening on loopback is nothing; another listening
+// on every address is one High backdoor_listener Incident naming it and
+// its NetworkListen (and comes first: an incident for the loopback one
+// would have come before it).
+func TestBackdoorListenerIncident(t *testing.T) {
+	e := newEnv(t)
+	e.network = true
+	e.writeConfig(t, "\n[correlation]\nwatching_while_away = false\n")
+	_, ns := startNetDaemon(t, e)
+	s := connect(t, e.socket)
+	s.send(`{"replay_after":0,"types":["MonitorStatus","NetworkListen","Incident"]}`)
+	st := s.until(func(ev event.Event) bool {
+		return ev.Type == event.MonitorStatus && ev.Metadata["monitor"] == "network"
+	})
+	if ev := st[len(st)-1]; ev.Metadata["state"] != "running" {
+		t.Fatalf("network monitor %s: %s", ev.Metadata["state"], ev.Metadata["reason"])
+	}
+	// The rule looks for programs under /tmp itself, whatever TMPDIR is.
+	dir, err := os.MkdirTemp("/tmp", "smbd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+
+	listen := func(name, addr string) (*netHelper, event.Event) {
+		t.Helper()
+		h := startNetHelper(t, dir, name, ns, "listen", addr)
+		evs := s.until(func(ev event.Event) bool {
+			return ev.Type == event.NetworkListen && ev.Metadata["state"] == "listening" && ev.Process != nil && ev.Process.PID == h.cmd.Process.Pid
+		})
+		for _, ev := range evs {
+			if ev.Type == event.Incident {
+				t.Fatalf("incident before %s listened: %+v", name, ev)
+			}
+		}
+		return h, evs[len(evs)-1]
+	}
+	listen("bd-local", "127.0.0.1:0")
+	h, ev := listen("bd-open", "0.0.0.0:0")
+	got := s.until(func(ev event.Event) bool { return ev.Type == event.Incident })
+	inc := got[len(got)-1]
+	exe := filepath.Join(dir, "bd-open")
+	if inc.Severity != event.High || inc.Metadata["rule"] != "backdoor_listener" || inc.Metadata["members"] != strconv.FormatUint(ev.Seq, 10) ||
+		inc.Metadata["program"] != "bd-open" || inc.Metadata["reason"] != "its program is under /tmp" ||
+		inc.Process == nil || inc.Process.PID != h.cmd.Process.Pid || !strings.Contains(inc.Description, ev.Path) {
+		t.Fatalf("incident %+v (process %+v), want a High backdoor_listener of %s (seq %d, %s)", inc, inc.Process, exe, ev.Seq, ev.Path)
+	}
+}
