@@ -418,6 +418,25 @@ func TestSystem(t *testing.T) {
 		}
 	})
 
+	run("door opened: sshd_config changed, then sshd listening again", func(t *testing.T) {
+		// The real ssh and network monitors and the correlation: a
+		// setting that lets more in, then sshd restarted.
+		after := m.lastSeq()
+		m.sh(`cp /etc/ssh/sshd_config /root/sshd_config.systest && echo "PermitRootLogin yes" >> /etc/ssh/sshd_config`)
+		m.events(after, 30*time.Second, "the change to sshd_config", func(e ev) bool {
+			return e.Path == "/etc/ssh/sshd_config" && e.EventType.Type == "SshAccess"
+		})
+		m.must("systemctl", "restart", "ssh")
+		got := m.events(after, 60*time.Second, "a door_opened incident", func(e ev) bool {
+			return e.EventType.Type == "Incident" && e.Details.Metadata["rule"] == "door_opened"
+		})
+		inc := got[len(got)-1]
+		if inc.Details.Severity != "High" || !strings.Contains(inc.Details.Metadata["settings"], "PermitRootLogin") {
+			t.Errorf("incident %s: want High, naming PermitRootLogin", inc)
+		}
+		m.sh(`mv /root/sshd_config.systest /etc/ssh/sshd_config && systemctl restart ssh`)
+	})
+
 	run("group secmon on the socket", func(t *testing.T) {
 		out, err := m.run(context.Background(), as("bob", "secmon-client", "-json", "-replay-after", "0", "-count", "1")...)
 		if err == nil || !strings.Contains(out, "permission denied") {
