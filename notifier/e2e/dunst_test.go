@@ -271,28 +271,13 @@ recursive = true
 	got.check(t, "normal", "security-medium-symbolic")
 
 	// The camera: who, by name.
-	self, _ := os.Executable()
-	opener := filepath.Join(w.dir, "cam-opener")
-	b, _ := os.ReadFile(self)
-	os.WriteFile(opener, b, 0o755)
-	cmd := exec.Command(opener)
-	cmd.Env = append(os.Environ(), openerEnv+"="+w.camera)
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
-		t.Fatalf("opener said %q", l)
-	}
+	pid, release := holdCamera(t, w)
 	got = waitDunst(t, w, "the camera in use", func(n dunstNote) bool { return n.Summary == "Camera in use by cam-opener" })
-	if body := got.text(t); !strings.Contains(body, fmt.Sprintf("cam-opener (pid %d) opened %s", cmd.Process.Pid, w.camera)) || !strings.Contains(body, "What to do:") {
+	if body := got.text(t); !strings.Contains(body, fmt.Sprintf("cam-opener (pid %s) opened %s", pid, w.camera)) || !strings.Contains(body, "What to do:") {
 		t.Errorf("camera: %q", body)
 	}
 	got.check(t, "critical", "camera-web-symbolic")
-	stdin.Close()
+	release()
 	got = waitDunst(t, w, "the camera released", func(n dunstNote) bool { return n.Summary == "Camera no longer in use" })
 	got.check(t, "normal", "camera-web-symbolic")
 }

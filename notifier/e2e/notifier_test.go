@@ -27,23 +27,7 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 	n := w.startNotifier("")
 	following(n)
 
-	self, _ := os.Executable()
-	opener := filepath.Join(w.dir, "cam-opener")
-	b, _ := os.ReadFile(self)
-	os.WriteFile(opener, b, 0o755)
-	cmd := exec.Command(opener)
-	cmd.Env = append(os.Environ(), openerEnv+"="+w.camera)
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
-		t.Fatalf("opener said %q", l)
-	}
-	pid := strconv.Itoa(cmd.Process.Pid)
+	pid, release := holdCamera(t, w)
 
 	inUse := w.mock.waitCall("camera in use", func(c notifyCall) bool { return strings.HasPrefix(c.Summary, "Camera in use by ") })
 	wantBody := "cam-opener (pid " + pid + ") opened " + w.camera
@@ -67,8 +51,7 @@ func TestCameraUseIsOneNotificationReplacedOnRelease(t *testing.T) {
 		t.Errorf("the desktop-entry hint names no file in data/: %v", err)
 	}
 
-	stdin.Close()
-	cmd.Wait()
+	release()
 	defer func() { t.Logf("calls:%s", summaries(w.mock.calls())) }()
 	released := w.mock.waitCall("camera released", func(c notifyCall) bool { return c.Summary == "Camera no longer in use" })
 	if released.ReplacesID != inUse.ID {
@@ -410,21 +393,8 @@ func TestRestartShowsWhatCameMeanwhile(t *testing.T) {
 	n.stop()
 
 	// While it is stopped: a camera use, then two new files.
-	self, _ := os.Executable()
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), openerEnv+"="+w.camera)
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
-		t.Fatalf("opener said %q", l)
-	}
-	stdin.Close()
-	cmd.Wait()
+	_, release := holdCamera(t, w)
+	release()
 	var missed []string
 	for _, name := range []string{"while-away-1", "while-away-2"} {
 		missed = append(missed, filepath.Join(w.tree, name))

@@ -370,27 +370,12 @@ func TestCameraAccessNamesTheProgram(t *testing.T) {
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0,"types":["CameraAccess","CameraReleased"]}`)
 
-	self, _ := os.Executable()
-	bin := filepath.Join(e.dir, "cam-opener")
-	b, _ := os.ReadFile(self)
-	os.WriteFile(bin, b, 0o755)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), openerEnv+"="+node)
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	bufio.NewReader(out).ReadString('\n')
-
+	pid, release := holdNode(t, e, node)
 	ev := s.next()
-	if ev.Type != event.CameraAccess || ev.Path != node || ev.Process == nil || ev.Process.Comm != "cam-opener" || ev.Process.PID != cmd.Process.Pid || ev.Severity != event.High {
-		t.Fatalf("got %+v (process %+v), want a High CameraAccess by cam-opener pid %d", ev, ev.Process, cmd.Process.Pid)
+	if ev.Type != event.CameraAccess || ev.Path != node || ev.Process == nil || ev.Process.Comm != "cam-opener" || ev.Process.PID != pid || ev.Severity != event.High {
+		t.Fatalf("got %+v (process %+v), want a High CameraAccess by cam-opener pid %d", ev, ev.Process, pid)
 	}
-	stdin.Close()
-	cmd.Wait()
+	release()
 	if ev := s.next(); ev.Type != event.CameraReleased || ev.Path != node {
 		t.Fatalf("got %+v, want CameraReleased", ev)
 	}
@@ -510,20 +495,7 @@ func TestCameraReleaseAfterRestartGivesTheTrueDuration(t *testing.T) {
 	s := connect(t, e.socket)
 	s.send(`{"replay_after":0,"types":["CameraAccess","CameraReleased"]}`)
 
-	self, _ := os.Executable()
-	opener := filepath.Join(e.dir, "cam-opener")
-	b, _ := os.ReadFile(self)
-	os.WriteFile(opener, b, 0o755)
-	cmd := exec.Command(opener)
-	cmd.Env = append(os.Environ(), openerEnv+"="+node)
-	stdin, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	bufio.NewReader(out).ReadString('\n')
+	_, release := holdNode(t, e, node)
 	opened := s.next()
 	if opened.Type != event.CameraAccess {
 		t.Fatalf("got %+v, want CameraAccess", opened)
@@ -535,8 +507,7 @@ func TestCameraReleaseAfterRestartGivesTheTrueDuration(t *testing.T) {
 	startDaemon(t, []string{e.config})
 	s = connect(t, e.socket)
 	s.send(fmt.Sprintf(`{"replay_after":%d,"types":["CameraReleased"]}`, opened.Seq))
-	stdin.Close()
-	cmd.Wait()
+	release()
 	rel := s.next()
 	ms, _ := strconv.ParseInt(rel.Metadata["duration_ms"], 10, 64)
 	if rel.Type != event.CameraReleased || time.Duration(ms)*time.Millisecond < 1500*time.Millisecond {
@@ -580,4 +551,30 @@ func TestUserModeAsAnOrdinaryUserRaisesNoAlarm(t *testing.T) {
 			t.Errorf("an ordinary user's first run says %q:\n%s", bad, out.String())
 		}
 	}
+}
+
+// holdNode opens node from a copy of the test binary named cam-opener and
+// holds it until release is called; it returns the opener's pid once the
+// node is open.
+func holdNode(t *testing.T, e *env, node string) (pid int, release func()) {
+	t.Helper()
+	self, _ := os.Executable()
+	opener := filepath.Join(e.dir, "cam-opener")
+	if _, err := os.Stat(opener); err != nil {
+		b, _ := os.ReadFile(self)
+		os.WriteFile(opener, b, 0o755)
+	}
+	cmd := exec.Command(opener)
+	cmd.Env = append(os.Environ(), openerEnv+"="+node)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if l, _ := bufio.NewReader(out).ReadString('\n'); l != "open\n" {
+		t.Fatalf("opener said %q", l)
+	}
+	return cmd.Process.Pid, func() { stdin.Close(); cmd.Wait() }
 }
