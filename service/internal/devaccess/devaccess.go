@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/fanotify"
 	"github.com/pantheros/secmon/service/internal/inotify"
 	"github.com/pantheros/secmon/service/internal/procinfo"
 	"github.com/pantheros/secmon/service/internal/pwgraph"
@@ -287,7 +288,7 @@ func (w *Watcher) add(node string, emit func(event.Event)) {
 	if w.fan == nil {
 		return
 	}
-	k, err := handleKey(node)
+	k, err := fanotify.HandleKey(node)
 	if err == nil {
 		err = w.fan.mark(node)
 	}

@@ -1,4 +1,6 @@
 package devaccess
 
+import "github.com/pantheros/secmon/service/internal/fanotify"
+
 // HasSysAdmin tells tests whether the fanotify link can be used.
-var HasSysAdmin = hasSysAdmin
+var HasSysAdmin = fanotify.HasSysAdmin

@@ -1,7 +1,6 @@
 package devaccess
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/fanotify"
 )
 
 // The privileged link. Measured on kernel 6.18: classic fanotify sends
@@ -33,18 +33,8 @@ type fan struct {
 	f  *os.File
 }
 
-// hasSysAdmin reports whether CAP_SYS_ADMIN is effective.
-func hasSysAdmin() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	return data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
-}
-
 func newFan() (*fan, error) {
-	if !hasSysAdmin() {
+	if !fanotify.HasSysAdmin() {
 		return nil, errors.New("fanotify would not name the opener without CAP_SYS_ADMIN")
 	}
 	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_REPORT_FID|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY|unix.O_LARGEFILE)
@@ -59,24 +49,6 @@ func newFan() (*fan, error) {
 		return nil, fmt.Errorf("cannot start fanotify: fanotify_init: %w", err)
 	}
 	return &fan{fd: fd, f: os.NewFile(uintptr(fd), "fanotify")}, nil
-}
-
-// handleKey identifies a node as fanotify will name it: fsid, handle type
-// and handle bytes.
-func handleKey(node string) (string, error) {
-	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, node, 0)
-	if err != nil {
-		return "", fmt.Errorf("cannot take the file handle of %s: %w", node, err)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(node, &st); err != nil {
-		return "", fmt.Errorf("cannot statfs %s: %w", node, err)
-	}
-	return key(st.Fsid.Val, h.Type(), h.Bytes()), nil
-}
-
-func key(fsid [2]int32, typ int32, handle []byte) string {
-	return fmt.Sprintf("%x:%x:%d:%x", uint32(fsid[0]), uint32(fsid[1]), typ, handle)
 }
 
 func (f *fan) mark(node string) error {
@@ -105,11 +77,14 @@ func (f *fan) read(out chan<- fanEvent, stop <-chan struct{}, lookup func(int) *
 			if m.Fd >= 0 {
 				unix.Close(int(m.Fd)) // not with FID, but never leak one
 			}
-			k, ok := fidKey(rec)
-			if !ok {
+			info := fanotify.ParseInfo(rec)
+			if info.PIDFD >= 0 {
+				unix.Close(info.PIDFD)
+			}
+			if !info.OK {
 				continue
 			}
-			ev := fanEvent{key: k, pid: int(m.Pid), mask: m.Mask}
+			ev := fanEvent{key: info.Key, pid: int(m.Pid), mask: m.Mask}
 			if m.Mask&unix.FAN_OPEN != 0 && m.Pid > 0 {
 				ev.proc = lookup(int(m.Pid))
 			}
@@ -120,30 +95,6 @@ func (f *fan) read(out chan<- fanEvent, stop <-chan struct{}, lookup func(int) *
 			}
 		}
 	}
-}
-
-// fidKey reads the first FID info record: header (type, pad, len u16),
-// fsid [2]int32, then struct file_handle (bytes u32, type i32, handle).
-func fidKey(rec []byte) (string, bool) {
-	for len(rec) >= 4 {
-		typ, l := rec[0], int(binary.NativeEndian.Uint16(rec[2:4]))
-		if l < 4 || l > len(rec) {
-			return "", false
-		}
-		if typ == unix.FAN_EVENT_INFO_TYPE_FID && l >= 4+8+8 {
-			var fsid [2]int32
-			fsid[0] = int32(binary.NativeEndian.Uint32(rec[4:8]))
-			fsid[1] = int32(binary.NativeEndian.Uint32(rec[8:12]))
-			hb := int(binary.NativeEndian.Uint32(rec[12:16]))
-			ht := int32(binary.NativeEndian.Uint32(rec[16:20]))
-			if 20+hb > l {
-				return "", false
-			}
-			return key(fsid, ht, rec[20:20+hb]), true
-		}
-		rec = rec[l:]
-	}
-	return "", false
 }
 
 // fanHandle applies one fanotify event: each pid's opens and closes are

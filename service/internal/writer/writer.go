@@ -32,7 +32,6 @@ package writer
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pantheros/secmon/service/internal/event"
+	"github.com/pantheros/secmon/service/internal/fanotify"
 	"github.com/pantheros/secmon/service/internal/lru"
 	"github.com/pantheros/secmon/service/internal/procinfo"
 )
@@ -113,7 +113,7 @@ func New(cfg Config, logger *slog.Logger) (*Tracker, error) {
 	if cfg.Proc == "" {
 		cfg.Proc = "/proc"
 	}
-	if !hasSysAdmin() {
+	if !fanotify.HasSysAdmin() {
 		return nil, errors.New("naming who changed a file needs CAP_SYS_ADMIN (fanotify reports pid 0 without it)")
 	}
 	flags := uint(unix.FAN_CLASS_NOTIF | unix.FAN_REPORT_DFID_NAME | unix.FAN_CLOEXEC | unix.FAN_NONBLOCK)
@@ -161,7 +161,7 @@ func (t *Tracker) Watch(dir string) {
 	if t.cfg.Holds == nil || !t.cfg.Holds(dir) {
 		return
 	}
-	k, err := handleKey(dir)
+	k, err := fanotify.HandleKey(dir)
 	if err == nil {
 		err = unix.FanotifyMark(t.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_ONLYDIR, mask, unix.AT_FDCWD, dir)
 	}
@@ -262,28 +262,28 @@ func (t *Tracker) records(buf []byte) {
 			unix.Close(int(m.Fd)) // never with FID, but never leak one
 		}
 		t.read.Add(1)
-		rec := parseInfo(info)
+		rec := fanotify.ParseInfo(info)
 		t.learn(rec, int(m.Pid))
-		if rec.pidfd >= 0 {
-			unix.Close(rec.pidfd)
+		if rec.PIDFD >= 0 {
+			unix.Close(rec.PIDFD)
 		}
 	}
 }
 
 // learn names the process behind one event on a sensitive path.
-func (t *Tracker) learn(rec record, pid int) {
-	if !rec.ok || pid <= 0 {
+func (t *Tracker) learn(rec fanotify.Info, pid int) {
+	if !rec.OK || pid <= 0 {
 		return
 	}
 	t.mu.Lock()
-	dir, ok := t.dirs[rec.key]
+	dir, ok := t.dirs[rec.Key]
 	t.mu.Unlock()
 	if !ok {
 		return
 	}
 	path := dir
-	if rec.name != "" && rec.name != "." {
-		path = filepath.Join(dir, rec.name)
+	if rec.Name != "" && rec.Name != "." {
+		path = filepath.Join(dir, rec.Name)
 	}
 	if t.cfg.Sensitive != nil && !t.cfg.Sensitive(path) {
 		return
@@ -293,7 +293,7 @@ func (t *Tracker) learn(rec record, pid int) {
 	// event was read: /proc/PID may be another process by now, so only
 	// the pid is told. Otherwise the pidfd pins the process (alive or a
 	// zombie, which keeps its comm and uid) while /proc is read.
-	if !t.pidfd || rec.pidfd >= 0 {
+	if !t.pidfd || rec.PIDFD >= 0 {
 		if p := t.procs.Lookup(pid); p != nil {
 			w.Process = p
 			w.SSHFrom = sshFrom(t.cfg.Proc, pid)
@@ -309,85 +309,4 @@ func (t *Tracker) learn(rec record, pid int) {
 	close(t.changed)
 	t.changed = make(chan struct{})
 	t.mu.Unlock()
-}
-
-// record is what one event's information records say.
-type record struct {
-	ok    bool
-	key   string // the directory's fsid and handle
-	name  string // the entry in it ("" or "." for the directory itself)
-	pidfd int
-}
-
-// parseInfo reads the information records after an event's metadata:
-// header (type u8, pad u8, len u16), then for DFID_NAME or DFID an fsid
-// [2]int32 and a struct file_handle (bytes u32, type i32, handle) followed
-// by a NUL-terminated name; for PIDFD an int32.
-func parseInfo(info []byte) record {
-	r := record{pidfd: -1}
-	for len(info) >= 4 {
-		typ, l := info[0], int(binary.NativeEndian.Uint16(info[2:4]))
-		if l < 4 || l > len(info) {
-			break
-		}
-		body := info[4:l]
-		switch typ {
-		case unix.FAN_EVENT_INFO_TYPE_DFID_NAME, unix.FAN_EVENT_INFO_TYPE_DFID, unix.FAN_EVENT_INFO_TYPE_FID:
-			if len(body) < 16 {
-				break
-			}
-			var fsid [2]int32
-			fsid[0] = int32(binary.NativeEndian.Uint32(body[0:4]))
-			fsid[1] = int32(binary.NativeEndian.Uint32(body[4:8]))
-			hb := int(binary.NativeEndian.Uint32(body[8:12]))
-			ht := int32(binary.NativeEndian.Uint32(body[12:16]))
-			if 16+hb > len(body) {
-				break
-			}
-			r.key, r.ok = key(fsid, ht, body[16:16+hb]), true
-			if typ == unix.FAN_EVENT_INFO_TYPE_DFID_NAME {
-				name := body[16+hb:]
-				for i, c := range name {
-					if c == 0 {
-						name = name[:i]
-						break
-					}
-				}
-				r.name = string(name)
-			}
-		case unix.FAN_EVENT_INFO_TYPE_PIDFD:
-			if len(body) >= 4 {
-				r.pidfd = int(int32(binary.NativeEndian.Uint32(body[0:4])))
-			}
-		}
-		info = info[l:]
-	}
-	return r
-}
-
-// handleKey identifies a directory as fanotify names it.
-func handleKey(dir string) (string, error) {
-	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, dir, 0)
-	if err != nil {
-		return "", fmt.Errorf("cannot take the file handle of %s: %w", dir, err)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return "", fmt.Errorf("cannot statfs %s: %w", dir, err)
-	}
-	return key(st.Fsid.Val, h.Type(), h.Bytes()), nil
-}
-
-func key(fsid [2]int32, typ int32, handle []byte) string {
-	return fmt.Sprintf("%x:%x:%d:%x", uint32(fsid[0]), uint32(fsid[1]), typ, handle)
-}
-
-// hasSysAdmin reports whether CAP_SYS_ADMIN is effective.
-func hasSysAdmin() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return false
-	}
-	return data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
 }
