@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -74,9 +73,6 @@ func TestPersistenceAfterLoginIncident(t *testing.T) {
 	}
 }
 
-// logindPolicy is the real logind's bus policy, as systemd installs it.
-const logindPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.login1.conf"
-
 // fakeLogind is python3-dbusmock's logind template on a private bus like
 // the system bus, with logind's own policy. log is dbusmock's log file: a
 // line a method call, properties' GetAll included.
@@ -88,50 +84,9 @@ type fakeLogind struct {
 
 func startLogind(t *testing.T) *fakeLogind {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("logind's policy lets only root own org.freedesktop.login1: run as root")
-	}
-	if _, err := os.Stat(logindPolicy); err != nil {
-		t.Skipf("no logind policy (Debian package systemd): %v", err)
-	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
-		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
-	}
-	b := dbustest.StartSystemLike(t, logindPolicy)
-	l := &fakeLogind{bus: b, conn: b.Conn(t), log: filepath.Join(t.TempDir(), "logind.log")}
-	out := &testutil.LockedBuffer{}
-	cmd := exec.Command("/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "logind", "-l", l.log)
-	cmd.Env = append(os.Environ(), b.Env()...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(dbustest.Timeout):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("dbusmock output:\n%s", out.String())
-		}
-	})
-	testutil.WaitFor(t, dbustest.Timeout, "dbusmock owns org.freedesktop.login1", func() bool {
-		select {
-		case <-done:
-			t.Fatalf("dbusmock exited:\n%s", out.String())
-		default:
-		}
-		var has bool
-		l.conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.login1").Store(&has)
-		return has
-	})
-	return l
+	log := filepath.Join(t.TempDir(), "logind.log")
+	b := dbustest.StartLogind(t, log)
+	return &fakeLogind{bus: b, conn: b.Conn(t), log: log}
 }
 
 func (l *fakeLogind) call(t *testing.T, path dbus.ObjectPath, method string, args ...any) {

@@ -2,71 +2,21 @@ package correlate_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/pantheros/secmon/dbus/dbustest"
-	"github.com/pantheros/secmon/dbus/testutil"
 	"github.com/pantheros/secmon/service/internal/correlate"
 	"github.com/pantheros/secmon/service/internal/event"
 )
-
-// logindPolicy is the real logind's bus policy, as systemd installs it.
-const logindPolicy = "/usr/share/dbus-1/system.d/org.freedesktop.login1.conf"
 
 // startLogind runs python3-dbusmock's logind template on a private
 // system-like bus that has logind's own policy, and returns a connection.
 func startLogind(t *testing.T) *dbus.Conn {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("logind's policy lets only root own org.freedesktop.login1: run as root")
-	}
-	if _, err := os.Stat(logindPolicy); err != nil {
-		t.Skipf("no logind policy (Debian package systemd): %v", err)
-	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import dbusmock").Run(); err != nil {
-		t.Skip("python3-dbusmock is not installed (Debian package python3-dbusmock)")
-	}
-	b := dbustest.StartSystemLike(t, logindPolicy)
-	conn := b.Conn(t)
-	out := &testutil.LockedBuffer{}
-	cmd := exec.Command("/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "logind")
-	cmd.Env = append(os.Environ(), b.Env()...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(dbustest.Timeout):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("dbusmock output:\n%s", out.String())
-		}
-	})
-	testutil.WaitFor(t, dbustest.Timeout, "dbusmock owns org.freedesktop.login1", func() bool {
-		select {
-		case <-done:
-			t.Fatalf("dbusmock exited:\n%s", out.String())
-		default:
-		}
-		var has bool
-		conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.login1").Store(&has)
-		return has
-	})
-	return conn
+	return dbustest.StartLogind(t, "").Conn(t)
 }
 
 // What logind says decides whether someone is at this computer: asked of
