@@ -53,18 +53,22 @@ func (w *Watcher) report(p string, k kind, isDir bool, foundBy string) {
 	// The rules are asked first: a write the rules describe anew (the ssh
 	// rule names a key the write added) is news even right after the
 	// creation or write it would otherwise be folded into.
-	ruled := map[string]string{}
+	var ruled map[string]string // most events have none: made when needed
 	sensitive := false
 	for _, classify := range w.rules {
 		t, least, more := classify(p)
 		sensitive = sensitive || t != "" || least > 0
+		if len(more) > 0 {
+			if ruled == nil {
+				ruled = make(map[string]string, len(more))
+			}
+			maps.Copy(ruled, more)
+		}
 		if t == "" {
 			sev = max(sev, least) // raise only, and ask the next rule
-			maps.Copy(ruled, more)
 			continue
 		}
 		typ, sev = t, max(s.cfg.Severity, least)
-		maps.Copy(ruled, more)
 		break
 	}
 	now := w.now()

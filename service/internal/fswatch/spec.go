@@ -98,10 +98,30 @@ func below(p, root string) ([]string, bool) {
 	return nil, false
 }
 
-// within says whether p is dir or inside it.
+// within says whether p is dir or inside it. It is on every event's path:
+// it allocates nothing.
 func within(p, dir string) bool {
-	_, ok := below(p, dir)
-	return ok
+	switch {
+	case p == dir:
+		return true
+	case dir == "/":
+		return strings.HasPrefix(p, "/")
+	}
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
+}
+
+// relDepth is the number of p's components below root, and false if p is
+// not root or inside it: len(below(p, root)) without the split.
+func relDepth(p, root string) (int, bool) {
+	switch {
+	case p == root:
+		return 0, true
+	case !within(p, root):
+		return 0, false
+	case root == "/":
+		return strings.Count(p, "/"), true
+	}
+	return strings.Count(p[len(root):], "/"), true
 }
 
 // globPrefix says whether rel's first components match the glob's.
@@ -118,12 +138,15 @@ func (s *spec) globPrefix(rel []string) bool {
 // directory (every directory the pattern matches) itself, its entries, and
 // deeper entries when recursive.
 func (s *spec) inScope(p string) bool {
-	rel, ok := below(p, s.root)
-	if !ok || len(rel) < len(s.glob) || !s.globPrefix(rel) {
+	depth, ok := relDepth(p, s.root)
+	if !ok || depth < len(s.glob) || depth-len(s.glob) > 1 && !s.cfg.Recursive {
 		return false
 	}
-	if len(rel)-len(s.glob) > 1 && !s.cfg.Recursive {
-		return false
+	if len(s.glob) > 0 {
+		rel, _ := below(p, s.root)
+		if !s.globPrefix(rel) {
+			return false
+		}
 	}
 	if s.filter == "" {
 		return true

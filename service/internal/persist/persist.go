@@ -21,10 +21,13 @@ import (
 const Least = event.Medium
 
 // Spot says what p is, when it is a persistence spot: "" otherwise.
+//
+// The filesystem monitor asks it of every event: it allocates nothing for
+// a clean path.
 func Spot(p string) string {
 	p = filepath.Clean(p)
 	for _, s := range trees {
-		if p == s.path || strings.HasPrefix(p, s.path+"/") {
+		if inTree(p, s.path) {
 			return s.what
 		}
 	}
@@ -36,7 +39,7 @@ func Spot(p string) string {
 	// In any home (users' homes, /root, a user-mode daemon's own home):
 	// what runs at login, by the path inside the home.
 	for _, s := range homeTrees {
-		if strings.Contains(p+"/", "/"+s.path+"/") {
+		if inHomeTree(p, s.path) {
 			return s.what
 		}
 	}
@@ -46,6 +49,31 @@ func Spot(p string) string {
 	return ""
 }
 
+// inTree says whether p is dir or inside it.
+func inTree(p, dir string) bool {
+	return strings.HasPrefix(p, dir) && (len(p) == len(dir) || p[len(dir)] == '/')
+}
+
+// inHomeTree says whether p is, or is inside, a directory named by rel (a
+// path relative to a home) anywhere: "/" + rel + "/" is in p + "/".
+func inHomeTree(p, rel string) bool {
+	for i := strings.Index(p, rel); i >= 0; {
+		end := i + len(rel)
+		if i > 0 && p[i-1] == '/' && (end == len(p) || p[end] == '/') {
+			return true
+		}
+		if i >= len(p) {
+			return false
+		}
+		next := strings.Index(p[i+1:], rel)
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
+}
+
 // Holds says whether directory dir can hold a persistence spot: it is one
 // of the trees or inside one, the directory of one of the files, a home
 // (start-up files) or inside a home's spot. The writer of a change is named
@@ -53,7 +81,7 @@ func Spot(p string) string {
 func Holds(dir string) bool {
 	dir = filepath.Clean(dir)
 	for _, s := range trees {
-		if dir == s.path || strings.HasPrefix(dir, s.path+"/") {
+		if inTree(dir, s.path) {
 			return true
 		}
 	}
@@ -63,7 +91,7 @@ func Holds(dir string) bool {
 		}
 	}
 	for _, s := range homeTrees {
-		if strings.Contains(dir+"/", "/"+s.path+"/") {
+		if inHomeTree(dir, s.path) {
 			return true
 		}
 	}
