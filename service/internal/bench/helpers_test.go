@@ -103,34 +103,6 @@ func TestProcParsers(t *testing.T) {
 	}
 }
 
-func TestParseStraceSummary(t *testing.T) {
-	const out = `% time     seconds  usecs/call     calls    errors syscall
------- ----------- ----------- --------- --------- ----------------
- 62.50    0.000005           5         1           epoll_pwait
- 37.50    0.000003           1         3         1 futex
------- ----------- ----------- --------- --------- ----------------
-100.00    0.000008           2         4         1 total
-`
-	total, rows, err := parseStraceSummary(out)
-	if err != nil || total != 4 {
-		t.Fatalf("parseStraceSummary = %d, %v", total, err)
-	}
-	want := []syscallCount{{"futex", 3}, {"epoll_pwait", 1}}
-	if !reflect.DeepEqual(rows, want) {
-		t.Errorf("rows = %v, want %v", rows, want)
-	}
-	if got := fmtSyscalls(rows, 1); got != "futex 3, …" {
-		t.Errorf("fmtSyscalls = %q", got)
-	}
-	// strace writes nothing when it saw no call.
-	if total, rows, err := parseStraceSummary(""); err != nil || total != 0 || rows != nil {
-		t.Errorf("empty summary = %d, %v, %v", total, rows, err)
-	}
-	if _, _, err := parseStraceSummary(" 62.50    0.000005           5         1           futex\n"); err == nil {
-		t.Error("rows without a total must be an error")
-	}
-}
-
 // parseLine reads what the daemon really writes: event.Event's JSON.
 func TestParseLine(t *testing.T) {
 	enc := func(e event.Event) []byte {
