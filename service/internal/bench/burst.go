@@ -238,168 +238,218 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 // every reader sees a first event, runs the workload and collects what each
 // reader saw.
 func (b *bench) burstRun(ctx context.Context, base string, obs observer, files, nested int, name string) (burstResult, error) {
-	var res burstResult
 	tree, cleanup := b.treeDir(base, name)
 	defer cleanup()
-	for k := range 10 {
-		if err := os.MkdirAll(filepath.Join(tree, "s"+strconv.Itoa(k)), 0o755); err != nil {
-			return res, err
-		}
+	if err := prepareBurstTree(tree); err != nil {
+		return burstResult{}, err
 	}
-	layout := Layout{Root: tree}
-	warm := filepath.Join(tree, "warm")
-	// What earlier runs and figures deleted is still being written back
-	// and, where the filesystem discards, trimmed; it must not slow this
-	// run's generator.
-	if err := syncFS(tree); err != nil {
-		return res, err
-	}
-
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var genEnd atomic.Int64 // unix ns when the generator ended; 0 before
-	idle := func(last time.Time) bool {
-		if lctx.Err() != nil {
-			return true
-		}
-		end := genEnd.Load()
-		if end == 0 {
-			return false
-		}
-		// Quiet for 3 s once the burst is over, or 5 minutes in all.
-		return time.Since(last) > 3*time.Second && time.Since(time.Unix(0, end)) > 3*time.Second ||
-			time.Since(time.Unix(0, end)) > 5*time.Minute
+	w, err := b.startObserver(ctx, tree, obs, files, nested, burstDrain.idle(lctx, &genEnd))
+	if err != nil {
+		return burstResult{}, err
 	}
-	type reader struct {
-		t    *tally
-		warm atomic.Bool
+	defer w.close()
+
+	err = warmUp(ctx, filepath.Join(tree, "warm"), w.warm)
+	var gen workloadResult
+	var ticks0 uint64
+	if err == nil {
+		ticks0 = w.ticks()
+		gen, err = b.runWorkload(ctx, tree, files, nested, true)
 	}
-	var readers []*reader
-	var wg sync.WaitGroup
-	observerPid := 0
-	var d *daemonProc
+	if err != nil {
+		cancel()
+		w.wg.Wait()
+		return burstResult{}, err
+	}
+	genEnd.Store(gen.EndNS)
+	w.wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return burstResult{}, err
+	}
+	return w.result(gen, ticks0)
+}
+
+// makeBurstDirs makes the 10 subdirectories the workload's files go in.
+func makeBurstDirs(tree string) error {
+	for k := range 10 {
+		if err := os.MkdirAll(filepath.Join(tree, "s"+strconv.Itoa(k)), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepareBurstTree makes the workload's subdirectories in tree and flushes
+// its filesystem.
+func prepareBurstTree(tree string) error {
+	if err := makeBurstDirs(tree); err != nil {
+		return err
+	}
+	// What earlier runs and figures deleted is still being written back
+	// and, where the filesystem discards, trimmed; it must not slow this
+	// run's generator.
+	return syncFS(tree)
+}
+
+// burstDrain: a reader has had all it will get of a burst once it has been
+// quiet for 3 s, 3 s after the burst's end, or 5 minutes after it in any
+// case.
+var burstDrain = drain{settle: 3 * time.Second, silence: 3 * time.Second, limit: 5 * time.Minute}
+
+// burstReader is what one reader saw of a burst, counted from the warm-up
+// file on.
+type burstReader struct {
+	t      *tally
+	warm   string
+	warmed atomic.Bool
+}
+
+func newBurstReader(l Layout, files, nested int) *burstReader {
+	return &burstReader{t: newTally(l, files, nested), warm: filepath.Join(l.Root, "warm")}
+}
+
+// secmonLine counts one of the daemon's JSON lines, read at now (unix ns);
+// true once the burst's end is seen.
+func (rd *burstReader) secmonLine(line []byte, now int64) bool {
+	li, ok := parseLine(line)
+	if !ok || !rd.warmedBy(li.Path) {
+		return false
+	}
+	if li.Type == "EventsDropped" {
+		if li.Monitor == "filesystem" {
+			rd.t.kernel++
+		} else {
+			rd.t.dropped += li.Dropped
+		}
+	}
+	rd.t.add(secmonOp(li.Type), li.Path, now)
+	return rd.t.done
+}
+
+// inotifyLine counts one line of inotifywait --format '%e %w%f', read at
+// now (unix ns); true once the burst's end is seen.
+func (rd *burstReader) inotifyLine(line []byte, now int64) bool {
+	evs, path, ok := parseInotifyLine(strings.TrimSuffix(string(line), "\n"))
+	if !ok || !rd.warmedBy(path) {
+		return false
+	}
+	rd.t.add(inotifyOp(evs), path, now)
+	return rd.t.done
+}
+
+// warmedBy is whether an event on path is to be counted: not the warm-up
+// file's (which warms the reader), and not before it.
+func (rd *burstReader) warmedBy(path string) bool {
+	if path == rd.warm {
+		rd.warmed.Store(true)
+		return false
+	}
+	return rd.warmed.Load()
+}
+
+// watching is a burst's observer with its readers, each in a goroutine of
+// wg.
+type watching struct {
+	readers []*burstReader
+	pid     int         // the observer's; 0 with nothing watching
+	d       *daemonProc // secmon; nil otherwise
+	wg      sync.WaitGroup
+	closers []func()
+}
+
+// startObserver starts obs on tree and its readers, which stop on idle.
+// The caller closes it.
+func (b *bench) startObserver(ctx context.Context, tree string, obs observer, files, nested int, idle func(time.Time) bool) (w *watching, err error) {
+	w = &watching{}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	layout := Layout{Root: tree}
 	switch {
 	case obs.inotify:
 		pr, p, err := b.r.startInotifywait(ctx, tree, "create,modify,attrib,delete,delete_self,move,move_self", "%e %w%f", 60*time.Second)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
-		defer p.stop()
-		observerPid = p.pid()
-		rd := &reader{t: newTally(layout, files, nested)}
-		readers = append(readers, rd)
-		wg.Go(func() {
+		w.closers = append(w.closers, func() { p.stop() })
+		w.pid = p.pid()
+		rd := newBurstReader(layout, files, nested)
+		w.readers = append(w.readers, rd)
+		w.wg.Go(func() {
 			defer pr.Close()
-			readLines(pr, func(line []byte, now int64) bool {
-				evs, path, ok := parseInotifyLine(strings.TrimSuffix(string(line), "\n"))
-				if !ok {
-					return false
-				}
-				if path == warm {
-					rd.warm.Store(true)
-					return false
-				}
-				if !rd.warm.Load() {
-					return false
-				}
-				rd.t.add(inotifyOp(evs), path, now)
-				return rd.t.done
-			}, idle)
+			readLines(pr, rd.inotifyLine, idle)
 		})
 	case obs.clients > 0:
-		var err error
-		d, err = b.r.startDaemon(ctx, daemonOpts{tree: tree, bus: true})
+		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, bus: true})
 		if err != nil {
-			return res, err
+			return nil, err
 		}
-		defer d.stop()
-		observerPid = d.pid()
+		w.closers = append(w.closers, func() { d.stop() })
+		w.d, w.pid = d, d.pid()
 		for range obs.clients {
 			c, err := d.dial()
 			if err != nil {
-				return res, err
+				return nil, err
 			}
-			defer c.Close()
-			rd := &reader{t: newTally(layout, files, nested)}
-			readers = append(readers, rd)
-			wg.Go(func() {
-				readLines(c, func(line []byte, now int64) bool {
-					li, ok := parseLine(line)
-					if !ok {
-						return false
-					}
-					if li.Path == warm {
-						rd.warm.Store(true)
-						return false
-					}
-					if !rd.warm.Load() {
-						return false
-					}
-					if li.Type == "EventsDropped" {
-						if li.Monitor == "filesystem" {
-							rd.t.kernel++
-						} else {
-							rd.t.dropped += li.Dropped
-						}
-					}
-					rd.t.add(secmonOp(li.Type), li.Path, now)
-					return rd.t.done
-				}, idle)
-			})
+			w.closers = append(w.closers, func() { c.Close() })
+			rd := newBurstReader(layout, files, nested)
+			w.readers = append(w.readers, rd)
+			w.wg.Go(func() { readLines(c, rd.secmonLine, idle) })
 		}
 	}
-	stopReaders := func() {
-		cancel()
-		wg.Wait()
-	}
+	return w, nil
+}
 
-	// Every reader is subscribed once it has seen a first event.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		all := true
-		for _, rd := range readers {
-			all = all && rd.warm.Load()
-		}
-		if all {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			stopReaders()
-			return res, errors.New("the readers did not see a first event within 15s")
-		}
-		os.Remove(warm)
-		os.WriteFile(warm, nil, 0o644)
-		sleep(ctx, 100*time.Millisecond)
+// close stops the observer and closes the readers' connections, last
+// opened first.
+func (w *watching) close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		w.closers[i]()
 	}
+}
 
-	var ticks0 uint64
-	if observerPid != 0 {
-		ticks0, _ = readTicks(observerPid)
+// warm is whether every reader has seen the warm-up file.
+func (w *watching) warm() bool {
+	for _, rd := range w.readers {
+		if !rd.warmed.Load() {
+			return false
+		}
 	}
-	gen, err := b.runWorkload(ctx, tree, files, nested, true)
-	if err != nil {
-		stopReaders()
-		return res, err
+	return true
+}
+
+// ticks is the observer's CPU time so far (0 with no observer).
+func (w *watching) ticks() uint64 {
+	if w.pid == 0 {
+		return 0
 	}
-	genEnd.Store(gen.EndNS)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	res.gen = gen
-	if observerPid != 0 {
-		if t, err := readTicks(observerPid); err == nil {
+	t, _ := readTicks(w.pid)
+	return t
+}
+
+// result is the burst gen as the readers saw it, with the observer's CPU
+// time since ticks0 and, for secmon, its peak RSS; secmon is stopped, and
+// its exit checked.
+func (w *watching) result(gen workloadResult, ticks0 uint64) (burstResult, error) {
+	res := burstResult{gen: gen}
+	if w.pid != 0 {
+		if t, err := readTicks(w.pid); err == nil {
 			res.ticks = t - ticks0
 		}
 	}
-	for _, rd := range readers {
+	for _, rd := range w.readers {
 		res.readers = append(res.readers, rd.t)
 	}
-	if d != nil {
-		if m, err := readMemory(d.pid()); err == nil {
+	if w.d != nil {
+		if m, err := readMemory(w.d.pid()); err == nil {
 			res.rss = m.HWM
 		}
-		if err := d.stop(); err != nil {
+		if err := w.d.stop(); err != nil {
 			return res, err
 		}
 	}

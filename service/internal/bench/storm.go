@@ -2,10 +2,7 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,13 +87,10 @@ func (b *bench) stormRun(ctx context.Context, files, run int) (stormResult, erro
 	var res stormResult
 	tree, cleanup := b.treeDir(b.fastDir(), "storm-"+strconv.Itoa(run))
 	defer cleanup()
-	for k := range 10 {
-		if err := os.MkdirAll(filepath.Join(tree, "s"+strconv.Itoa(k)), 0o755); err != nil {
-			return res, err
-		}
+	if err := makeBurstDirs(tree); err != nil {
+		return res, err
 	}
 	layout := Layout{Root: tree}
-	warm := filepath.Join(tree, "warm")
 	d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, bus: true})
 	if err != nil {
 		return res, err
@@ -116,51 +110,14 @@ func (b *bench) stormRun(ctx context.Context, files, run int) (stormResult, erro
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var genEnd atomic.Int64
-	idle := func(last time.Time) bool {
-		if lctx.Err() != nil {
-			return true
-		}
-		end := genEnd.Load()
-		return end != 0 && (time.Since(last) > 3*time.Second && time.Since(time.Unix(0, end)) > 3*time.Second ||
-			time.Since(time.Unix(0, end)) > 5*time.Minute)
-	}
-	res.reader = newTally(layout, files, 0)
-	var warmed atomic.Bool
+	rd := newBurstReader(layout, files, 0)
+	res.reader = rd.t
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		readLines(conn, func(line []byte, now int64) bool {
-			li, ok := parseLine(line)
-			if !ok {
-				return false
-			}
-			if li.Path == warm {
-				warmed.Store(true)
-				return false
-			}
-			if !warmed.Load() {
-				return false
-			}
-			if li.Type == "EventsDropped" {
-				if li.Monitor == "filesystem" {
-					res.reader.kernel++
-				} else {
-					res.reader.dropped += li.Dropped
-				}
-			}
-			res.reader.add(secmonOp(li.Type), li.Path, now)
-			return res.reader.done
-		}, idle)
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for !warmed.Load() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			cancel()
-			wg.Wait()
-			return res, errors.New("the reader did not see a first event within 15s")
-		}
-		os.Remove(warm)
-		os.WriteFile(warm, nil, 0o644)
-		sleep(ctx, 100*time.Millisecond)
+	wg.Go(func() { readLines(conn, rd.secmonLine, burstDrain.idle(lctx, &genEnd)) })
+	if err := warmUp(ctx, rd.warm, rd.warmed.Load); err != nil {
+		cancel()
+		wg.Wait()
+		return res, err
 	}
 	res.gen, err = b.runWorkload(ctx, tree, files, 0, false)
 	if err != nil {
