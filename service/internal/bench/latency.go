@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,17 +87,7 @@ func (b *bench) latencyFigure(ctx context.Context) []section {
 	for ci, c := range latencyClients {
 		var p50, p99, mx, miss []float64
 		for _, r := range runs {
-			lc := r.clients[ci]
-			var ds []time.Duration
-			missing := 0
-			for i, ok := range lc.seen {
-				if ok {
-					ds = append(ds, lc.lat[i])
-				} else {
-					missing++
-				}
-			}
-			msv := durationsMs(ds)
+			msv, missing := r.clients[ci].latencies()
 			p50 = append(p50, Percentile(msv, 50))
 			p99 = append(p99, Percentile(msv, 99))
 			mx = append(mx, Percentile(msv, 100))
@@ -128,174 +119,267 @@ func (b *bench) latencyFigure(ctx context.Context) []section {
 	return []section{s}
 }
 
+// latencyRun starts the three receivers on a fresh tree, waits until each
+// has seen a first event, makes the steady writes and matches what each
+// receiver got to them.
 func (b *bench) latencyRun(ctx context.Context, run int) (latencyRun, error) {
-	o := b.opts
-	n := o.latencyEvents
-	res := latencyRun{}
-	for _, c := range latencyClients {
-		res.clients = append(res.clients, &latClient{name: c.name, lat: make([]time.Duration, n), seen: make([]bool, n)})
-	}
-	sock, bus, floor := res.clients[0], res.clients[1], res.clients[2]
+	n := b.opts.latencyEvents
+	res := newLatencyRun(n)
 	tree, cleanup := b.treeDir(b.r.dir, "latency-"+strconv.Itoa(run))
 	defer cleanup()
 	dir := filepath.Join(tree, "lat")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
 	}
-	d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, severity: "High", bus: true})
+	src, err := b.startLatencySources(ctx, tree, n)
 	if err != nil {
 		return res, err
 	}
-	defer d.stop()
-	if d.bus == nil {
-		return res, errors.New("dbus-daemon is not installed (apt-get install dbus)")
-	}
+	defer src.close()
 
-	conn, err := d.dial()
-	if err != nil {
-		return res, err
-	}
-	defer conn.Close()
-	bc, err := d.bus.conn()
-	if err != nil {
-		return res, err
-	}
-	defer bc.Close()
-	if err := bc.AddMatchSignal(dbus.WithMatchInterface(secmondbus.Interface), dbus.WithMatchMember(secmondbus.SignalEvent)); err != nil {
-		return res, fmt.Errorf("cannot subscribe to Event: %w", err)
-	}
-	sigs := make(chan *dbus.Signal, n+1024)
-	bc.Signal(sigs)
-
-	var iw *os.File
-	if _, err := exec.LookPath("inotifywait"); err == nil {
-		pr, p, err := b.r.startInotifywait(ctx, tree, "create", "%w%f", 15*time.Second)
-		if err != nil {
-			return res, err
-		}
-		defer p.stop()
-		defer pr.Close()
-		iw = pr
-	} else {
-		floor.name += " (inotifywait not installed)"
-	}
-
+	w := newLatencyWrites(dir, n)
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	base := time.Now()
-	sent := make([]atomic.Int64, n) // ns since base, just before the write
-	prefix := dir + "/f"
-	warm := filepath.Join(dir, "warm")
-	var writerDone atomic.Int64 // ns since base when the last file was written
-	// receive records path's arrival at c (unix ns now).
-	receive := func(c *latClient, path string, now int64) bool {
-		if path == warm {
-			c.warm.Store(true)
-			return false
-		}
-		s, ok := strings.CutPrefix(path, prefix)
-		if !ok {
-			return false
-		}
-		i, err := strconv.Atoi(s)
-		if err != nil || i < 0 || i >= n || c.seen[i] {
-			return false
-		}
-		c.seen[i] = true
-		c.lat[i] = time.Duration(now-base.UnixNano()) - time.Duration(sent[i].Load())
-		return c.count.Add(1) == int64(n)
-	}
-	finished := func(c *latClient) func(time.Time) bool {
-		return func(last time.Time) bool {
-			if lctx.Err() != nil || c.count.Load() == int64(n) {
-				return true
-			}
-			end := writerDone.Load()
-			return end != 0 && time.Since(base.Add(time.Duration(end))) > 5*time.Second && time.Since(last) > 2*time.Second
-		}
-	}
-
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		readLines(conn, func(line []byte, now int64) bool {
-			li, ok := parseLine(line)
-			return ok && li.Type == "FileCreate" && receive(sock, li.Path, now)
-		}, finished(sock))
-	})
-	if iw != nil {
-		wg.Go(func() {
-			readLines(iw, func(line []byte, now int64) bool {
-				return receive(floor, strings.TrimSuffix(string(line), "\n"), now)
-			}, finished(floor))
-		})
-	} else {
-		floor.warm.Store(true)
+	src.read(lctx, &wg, w, res)
+	err = warmUp(ctx, w.warm, res.warm)
+	if err == nil {
+		err = w.write(ctx, b.opts.latencyRate)
 	}
-	wg.Go(func() {
-		idle := finished(bus)
-		last := time.Now()
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case sig := <-sigs:
-				now := time.Now()
-				last = now
-				if sig.Name != secmondbus.SignalEventMember {
-					continue
-				}
-				ev, err := secmondbus.DecodeEvent(sig.Body)
-				if err == nil && ev.Type == "FileCreate" && receive(bus, ev.Path, now.UnixNano()) {
-					return
-				}
-			case <-tick.C:
-				if idle(last) {
-					return
-				}
-			}
-		}
-	})
-
-	// Every client is subscribed once it has seen a first event.
-	warmDeadline := time.Now().Add(15 * time.Second)
-	for !sock.warm.Load() || !bus.warm.Load() || !floor.warm.Load() {
-		if time.Now().After(warmDeadline) || ctx.Err() != nil {
-			cancel()
-			wg.Wait()
-			return res, errors.New("the clients did not see a first event within 15s")
-		}
-		os.Remove(warm)
-		if err := os.WriteFile(warm, nil, 0o644); err != nil {
-			return res, err
-		}
-		sleep(ctx, 100*time.Millisecond)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return res, err
 	}
-
-	period := time.Second / time.Duration(o.latencyRate)
-	start := time.Now()
-	for i := range n {
-		if ctx.Err() != nil {
-			break
-		}
-		if wait := time.Until(start.Add(time.Duration(i) * period)); wait > 0 {
-			time.Sleep(wait)
-		}
-		p := prefix + strconv.Itoa(i)
-		sent[i].Store(int64(time.Since(base)))
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return res, fmt.Errorf("cannot write %s: %w", p, err)
-		}
-		f.Write([]byte("x"))
-		f.Close()
-	}
-	writerDone.Store(int64(time.Since(base)))
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	if err := d.stop(); err != nil {
-		return res, err
+	return res, src.d.stop()
+}
+
+func newLatencyRun(n int) latencyRun {
+	var res latencyRun
+	for _, c := range latencyClients {
+		res.clients = append(res.clients, &latClient{name: c.name, lat: make([]time.Duration, n), seen: make([]bool, n)})
 	}
-	return res, nil
+	return res
+}
+
+// warm is whether every client has seen the warm-up file.
+func (r latencyRun) warm() bool {
+	for _, c := range r.clients {
+		if !c.warm.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// latencies are c's latencies of the writes it saw, in milliseconds, in
+// the writes' order, and the number of writes it did not see.
+func (c *latClient) latencies() (ms []float64, missing int) {
+	var ds []time.Duration
+	for i, ok := range c.seen {
+		if ok {
+			ds = append(ds, c.lat[i])
+		} else {
+			missing++
+		}
+	}
+	return durationsMs(ds), missing
+}
+
+// latencyWrites are a run's writes: file i is prefix+i, its open came at
+// sent[i].
+type latencyWrites struct {
+	n      int
+	prefix string
+	warm   string
+	sent   []atomic.Int64 // unix ns, just before the open
+	end    atomic.Int64   // unix ns after the last write; 0 before
+}
+
+func newLatencyWrites(dir string, n int) *latencyWrites {
+	return &latencyWrites{n: n, prefix: dir + "/f", warm: filepath.Join(dir, "warm"), sent: make([]atomic.Int64, n)}
+}
+
+// latencyIndex is which of n writes path names: prefix followed by its
+// number.
+func latencyIndex(path, prefix string, n int) (int, bool) {
+	s, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || i >= n {
+		return 0, false
+	}
+	return i, true
+}
+
+// receive records path's arrival at c at now (unix ns); true once c has
+// seen every write.
+func (w *latencyWrites) receive(c *latClient, path string, now int64) bool {
+	if path == w.warm {
+		c.warm.Store(true)
+		return false
+	}
+	i, ok := latencyIndex(path, w.prefix, w.n)
+	if !ok || c.seen[i] {
+		return false
+	}
+	c.seen[i] = true
+	c.lat[i] = time.Duration(now - w.sent[i].Load())
+	return c.count.Add(1) == int64(w.n)
+}
+
+// write creates the files, rate a second, each at its time on a steady
+// schedule (not rate after the one before), and writes a byte into each.
+func (w *latencyWrites) write(ctx context.Context, rate int) error {
+	defer func() { w.end.Store(time.Now().UnixNano()) }()
+	period := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := range w.n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if wait := time.Until(start.Add(time.Duration(i) * period)); wait > 0 {
+			time.Sleep(wait)
+		}
+		p := w.prefix + strconv.Itoa(i)
+		w.sent[i].Store(time.Now().UnixNano())
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("cannot write %s: %w", p, err)
+		}
+		f.Write([]byte("x"))
+		f.Close()
+	}
+	return nil
+}
+
+// latencyDrain: a client has had all it will get 5 s after the last write
+// once it has heard nothing for 2 s.
+var latencyDrain = drain{settle: 5 * time.Second, silence: 2 * time.Second}
+
+// latencySources feed the clients: the daemon's socket, the Event signals
+// on its bus and, when it is installed, inotifywait's output.
+type latencySources struct {
+	d    *daemonProc
+	sock *net.UnixConn
+	bus  *dbus.Conn
+	sigs chan *dbus.Signal
+	iw   *os.File // nil without inotifywait
+	iwp  *proc
+}
+
+// startLatencySources starts a daemon watching tree with severity High
+// (never folded on the bus), connects to its socket, subscribes to its
+// Event signal and starts inotifywait on tree. The caller closes them.
+func (b *bench) startLatencySources(ctx context.Context, tree string, n int) (src *latencySources, err error) {
+	s := &latencySources{}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.d, err = b.r.startDaemon(ctx, daemonOpts{tree: tree, severity: "High", bus: true}); err != nil {
+		return nil, err
+	}
+	if s.d.bus == nil {
+		return nil, errors.New("dbus-daemon is not installed (apt-get install dbus)")
+	}
+	if s.sock, err = s.d.dial(); err != nil {
+		return nil, err
+	}
+	if s.bus, err = s.d.bus.conn(); err != nil {
+		return nil, err
+	}
+	if err := s.bus.AddMatchSignal(dbus.WithMatchInterface(secmondbus.Interface), dbus.WithMatchMember(secmondbus.SignalEvent)); err != nil {
+		return nil, fmt.Errorf("cannot subscribe to Event: %w", err)
+	}
+	s.sigs = make(chan *dbus.Signal, n+1024)
+	s.bus.Signal(s.sigs)
+	if _, err := exec.LookPath("inotifywait"); err == nil {
+		if s.iw, s.iwp, err = b.r.startInotifywait(ctx, tree, "create", "%w%f", 15*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *latencySources) close() {
+	if s.iw != nil {
+		s.iw.Close()
+		s.iwp.stop()
+	}
+	if s.bus != nil {
+		s.bus.Close()
+	}
+	if s.sock != nil {
+		s.sock.Close()
+	}
+	if s.d != nil {
+		s.d.stop()
+	}
+}
+
+// read starts a goroutine per client, each matching what it receives to
+// w's writes until it has seen them all, has drained, or ctx is done.
+func (s *latencySources) read(ctx context.Context, wg *sync.WaitGroup, w *latencyWrites, res latencyRun) {
+	sock, bus, floor := res.clients[0], res.clients[1], res.clients[2]
+	drained := latencyDrain.idle(ctx, &w.end)
+	finished := func(c *latClient) func(time.Time) bool {
+		return func(last time.Time) bool { return c.count.Load() == int64(w.n) || drained(last) }
+	}
+	wg.Go(func() {
+		readLines(s.sock, func(line []byte, now int64) bool {
+			li, ok := parseLine(line)
+			return ok && li.Type == "FileCreate" && w.receive(sock, li.Path, now)
+		}, finished(sock))
+	})
+	wg.Go(func() {
+		readSignals(s.sigs, func(sig *dbus.Signal, now int64) bool {
+			if sig.Name != secmondbus.SignalEventMember {
+				return false
+			}
+			ev, err := secmondbus.DecodeEvent(sig.Body)
+			return err == nil && ev.Type == "FileCreate" && w.receive(bus, ev.Path, now)
+		}, finished(bus))
+	})
+	if s.iw == nil {
+		floor.name += " (inotifywait not installed)"
+		floor.warm.Store(true)
+		return
+	}
+	wg.Go(func() {
+		readLines(s.iw, func(line []byte, now int64) bool {
+			return w.receive(floor, strings.TrimSuffix(string(line), "\n"), now)
+		}, finished(floor))
+	})
+}
+
+// readSignals is readLines for a bus connection: it hands each signal to
+// handle with the time it came (unix ns) until handle returns true, or
+// until idle, asked every quarter second with the time of the last signal,
+// returns true.
+func readSignals(sigs <-chan *dbus.Signal, handle func(sig *dbus.Signal, now int64) bool, idle func(last time.Time) bool) {
+	last := time.Now()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case sig := <-sigs:
+			now := time.Now()
+			last = now
+			if handle(sig, now.UnixNano()) {
+				return
+			}
+		case <-tick.C:
+			if idle(last) {
+				return
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ func TestDrainOver(t *testing.T) {
 		{"burst: quiet, not settled", burstDrain, at(3 * s), at(-5 * s), true, false},
 		{"burst: settled, still reading", burstDrain, at(10 * s), at(8 * s), true, false},
 		{"burst: still reading at the limit", burstDrain, at(5*time.Minute + s), at(5 * time.Minute), true, true},
+		{"latency: quiet 2 s, 5 s after", latencyDrain, at(5*s + 1), at(3 * s), true, true},
+		{"latency: quiet 2 s, 4 s after", latencyDrain, at(4 * s), at(0), true, false},
+		{"latency: no limit", latencyDrain, at(time.Hour), at(time.Hour - s), true, false},
 	} {
 		var e int64
 		if c.ended {
@@ -31,6 +35,58 @@ func TestDrainOver(t *testing.T) {
 		if got := c.d.over(c.now, c.last, e); got != c.want {
 			t.Errorf("%s: over = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestLatencyMatching(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		i    int
+		ok   bool
+	}{
+		{"/t/lat/f0", 0, true},
+		{"/t/lat/f9", 9, true},
+		{"/t/lat/f10", 0, false}, // beyond n
+		{"/t/lat/f-1", 0, false},
+		{"/t/lat/fx", 0, false},
+		{"/t/lat/f", 0, false},
+		{"/t/lat/warm", 0, false},
+		{"/t/other/f1", 0, false},
+	} {
+		i, ok := latencyIndex(c.path, "/t/lat/f", 10)
+		if i != c.i || ok != c.ok {
+			t.Errorf("latencyIndex(%s) = %d, %v; want %d, %v", c.path, i, ok, c.i, c.ok)
+		}
+	}
+
+	w := newLatencyWrites("/t/lat", 3)
+	res := newLatencyRun(3)
+	c := res.clients[0]
+	for i, ns := range []int64{1_000_000, 2_000_000, 3_000_000} {
+		w.sent[i].Store(ns)
+	}
+	if w.receive(c, "/t/lat/warm", 0) || !c.warm.Load() || res.warm() {
+		t.Error("the warm-up file warms its client only, and is not a write")
+	}
+	for _, r := range []struct {
+		path string
+		now  int64
+		all  bool
+	}{
+		{"/t/lat/f2", 3_500_000, false},
+		{"/t/lat/f0", 1_250_000, false},
+		{"/t/lat/f0", 9_000_000, false}, // a second event for the same write
+	} {
+		if got := w.receive(c, r.path, r.now); got != r.all {
+			t.Errorf("receive(%s) = %v, want %v", r.path, got, r.all)
+		}
+	}
+	ms, missing := c.latencies()
+	if want := []float64{0.25, 0.5}; !reflect.DeepEqual(ms, want) || missing != 1 {
+		t.Errorf("latencies = %v, %d missing; want %v, 1", ms, missing, want)
+	}
+	if !w.receive(c, "/t/lat/f1", 2_000_000) {
+		t.Error("the last write seen must say so")
 	}
 }
 
