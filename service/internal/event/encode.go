@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -12,7 +13,45 @@ import (
 // fuzz test compares them) without reflection: it is what every socket
 // client's writer and the journal's fallback run per event, and the
 // reflective encoder cost about five times as much, in CPU and allocations.
+//
+// An event from [Event.Shared] is encoded once: the copies a hub hands its
+// subscribers (each socket client, the journal, the replay log) append the
+// bytes the first of them made.
 func (e Event) AppendJSONLine(b []byte) ([]byte, error) {
+	if e.line == nil {
+		return e.appendJSONLine(b)
+	}
+	if l := e.line.Load(); l != nil {
+		return append(b, *l...), nil
+	}
+	n := len(b)
+	b, err := e.appendJSONLine(b)
+	if err == nil {
+		l := slices.Clone(b[n:])
+		e.line.CompareAndSwap(nil, &l)
+	}
+	return b, err
+}
+
+// sharedLine holds an event's JSON line once one of its copies encoded it.
+type sharedLine = atomic.Pointer[[]byte]
+
+// Shared returns e with room for its JSON line that every copy made from it
+// shares (see AppendJSONLine). The hub publishes events so; an event must
+// not be changed once shared, or its copies would write what it was.
+func (e Event) Shared() Event {
+	e.line = new(sharedLine)
+	return e
+}
+
+// Unshared returns e without its shared line, for a copy that may be kept
+// long: it does not hold the bytes, and encodes them again when asked.
+func (e Event) Unshared() Event {
+	e.line = nil
+	return e
+}
+
+func (e Event) appendJSONLine(b []byte) ([]byte, error) {
 	if e.Severity < Low || e.Severity > Critical {
 		return b, fmt.Errorf("cannot encode event %d: invalid severity %d", e.Seq, int(e.Severity))
 	}

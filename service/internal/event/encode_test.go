@@ -83,3 +83,50 @@ func TestAppendJSONLineRefusesAnInvalidSeverity(t *testing.T) {
 		t.Fatal("an event with severity 9 was encoded")
 	}
 }
+
+// The copies of a shared event write the bytes the event's own encoding
+// would, whichever of them encodes first and however many run at once.
+func TestSharedEventCopiesWriteTheSameLine(t *testing.T) {
+	want, err := benchEvent.AppendJSONLine(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := benchEvent.Shared()
+	got := make([][]byte, 8)
+	done := make(chan int)
+	for i := range got {
+		go func(c event.Event) {
+			got[i], _ = c.AppendJSONLine([]byte("p"))
+			done <- i
+		}(shared)
+	}
+	for range got {
+		<-done
+	}
+	for i, g := range got {
+		if string(g) != "p"+string(want) {
+			t.Errorf("copy %d wrote %q, want %q", i, g, want)
+		}
+	}
+	if u, _ := shared.Unshared().AppendJSONLine(nil); string(u) != string(want) {
+		t.Errorf("unshared copy wrote %q", u)
+	}
+	bad := benchEvent
+	bad.Severity = 0
+	if _, err := bad.Shared().AppendJSONLine(nil); err == nil {
+		t.Error("a shared event with an invalid severity was encoded")
+	}
+}
+
+// Ten socket clients and the journal writing one published event: shared,
+// the line is encoded once and copied ten times.
+func BenchmarkAppendJSONLineShared(b *testing.B) {
+	var line []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		e := benchEvent.Shared()
+		for range 10 {
+			line, _ = e.AppendJSONLine(line[:0])
+		}
+	}
+}

@@ -40,6 +40,10 @@ type Event struct {
 	Metadata map[string]string
 	// Process is who acted, when the source can know it.
 	Process *Process
+
+	// line is the JSON line shared by the copies of a published event
+	// (Shared); nil for any other.
+	line *sharedLine
 }
 
 // Process is the program behind an event.

@@ -171,13 +171,16 @@ func (h *Hub) Publish(e event.Event) event.Event {
 		h.ceiling = next
 	}
 	h.published++
+	// The subscribers' copies share one JSON line; the ring's copy does
+	// not hold it (a replay encodes again) so the ring costs no more.
+	kept, e := e, e.Shared()
 	if h.ringLen < h.ringMax {
 		// Not full yet: the ring grows as it fills (head stays 0), so an
 		// idle daemon does not hold a whole buffer of empty events.
-		h.ring = append(h.ring, e)
+		h.ring = append(h.ring, kept)
 		h.ringLen++
 	} else {
-		h.ring[h.ringHead] = e
+		h.ring[h.ringHead] = kept
 		h.ringHead = (h.ringHead + 1) % len(h.ring)
 	}
 	for s := range h.subs {
@@ -188,7 +191,7 @@ func (h *Hub) Publish(e event.Event) event.Event {
 			h.dropped++
 		}
 	}
-	return e
+	return kept
 }
 
 // Stats are the hub's counters.
@@ -347,6 +350,11 @@ func dropNotice(now time.Time, n, first, last uint64, reason string) event.Event
 	}
 }
 
+// shareDepth is the queue length from which a subscriber's events no
+// longer hold the JSON line other subscribers encoded (event.Shared): a
+// stuck client's full queue would otherwise keep thousands of lines alive.
+const shareDepth = 2048
+
 // Sub is one subscriber's queue.
 type Sub struct {
 	name   string
@@ -386,6 +394,11 @@ func (s *Sub) push(e event.Event) bool {
 	}
 	if s.pending > 0 {
 		s.q.push(s.noticeLocked())
+	}
+	if s.q.len() >= shareDepth {
+		// Behind: this subscriber encodes its own copy when it gets
+		// there, rather than keep the others' line alive till then.
+		e = e.Unshared()
 	}
 	s.q.push(e)
 	s.signal()
