@@ -224,3 +224,29 @@ func TestMarkdownCells(t *testing.T) {
 		t.Errorf("table = %q, want %q", got, want)
 	}
 }
+
+func TestExeRSS(t *testing.T) {
+	smaps := `00400000-00403000 r--p 00000000 fe:00 10002981                           /usr/bin/secmon daemon
+Size:                 12 kB
+Rss:                  12 kB
+00403000-007b1000 r-xp 00003000 fe:00 10002981                           /usr/bin/secmon daemon
+Rss:                3768 kB
+Anonymous:             0 kB
+7f9431d16000-7f9431e6c000 r-xp 00026000 fe:00 326269                     /usr/lib/x86_64-linux-gnu/libc.so.6
+Rss:                1064 kB
+4a4a000000-4a4ac00000 rw-p 00000000 00:00 0 
+Rss:                2488 kB
+`
+	for _, tc := range []struct {
+		exe  string
+		want uint64
+	}{
+		{"/usr/bin/secmon daemon", (12 + 3768) << 10},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", 1064 << 10},
+		{"/usr/bin/secmon", 0},
+	} {
+		if got := exeRSS(smaps, tc.exe); got != tc.want {
+			t.Errorf("exeRSS(%q) = %d, want %d", tc.exe, got, tc.want)
+		}
+	}
+}

@@ -17,6 +17,9 @@ type memory struct {
 	// Anon is RssAnon: the heap, stacks and other private pages, apart
 	// from the binary's and libraries' (RssFile).
 	Anon uint64
+	// Exe is the part of RSS that is the process's own executable file's
+	// pages, and ExeSize that file's size.
+	Exe, ExeSize uint64
 }
 
 // readMemory reads VmRSS, VmHWM and RssAnon from /proc/PID/status and Pss from
@@ -34,7 +37,45 @@ func readMemory(pid int) (memory, error) {
 		return m, fmt.Errorf("cannot read the memory map of %d: %w", pid, err)
 	}
 	m.PSS = parseKB(string(rollup))["Pss"]
-	return m, nil
+	m.Exe, m.ExeSize, err = readExeResident(pid)
+	return m, err
+}
+
+// readExeResident sums the Rss of pid's mappings of its own executable
+// (/proc/PID/smaps, by the path /proc/PID/exe names) and gives the file's
+// size.
+func readExeResident(pid int) (resident, size uint64, err error) {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot name the executable of %d: %w", pid, err)
+	}
+	if fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid)); err == nil {
+		size = uint64(fi.Size())
+	}
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, size, fmt.Errorf("cannot read the memory map of %d: %w", pid, err)
+	}
+	return exeRSS(string(smaps), exe), size, nil
+}
+
+// exeRSS sums the "Rss:" lines of the smaps entries whose path is exe.
+func exeRSS(smaps, exe string) uint64 {
+	var sum uint64
+	in := false
+	for line := range strings.Lines(smaps) {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = len(f) >= 6 && strings.Join(f[5:], " ") == exe
+			continue
+		}
+		if in && len(f) == 3 && f[0] == "Rss:" {
+			if n, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+				sum += n << 10
+			}
+		}
+	}
+	return sum
 }
 
 // parseKB reads "Key:   1234 kB" lines (/proc/PID/status, smaps_rollup) into
