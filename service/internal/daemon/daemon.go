@@ -479,7 +479,7 @@ func (d *daemon) startBus(ctx context.Context) error {
 			d.emit(event.Status("dbus", event.State(state), sev, reason)) // Publish never blocks
 		}})
 	// Subscribe first: nothing published from here on misses the bus.
-	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096})
+	sub := d.hub.Subscribe(hub.SubOptions{Name: "dbus", Queue: 4096, Waited: true})
 	if err := sink.Start(); err != nil {
 		d.hub.Unsubscribe(sub)
 		if errors.Is(err, dbussink.ErrNameTaken) {

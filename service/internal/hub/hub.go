@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -67,7 +68,9 @@ type Hub struct {
 	ringHead          int // index of the oldest event
 	ringMax           int // the ring's size once full
 	ringLen           int
-	subs              map[*Sub]struct{}
+	// subs are woken in this order: the ones someone waits on last (see
+	// SubOptions.Waited).
+	subs []*Sub
 
 	published uint64
 	dropped   uint64
@@ -98,7 +101,6 @@ func New(o Options) *Hub {
 		firstSeq: o.StartSeq + 1,
 		ceiling:  o.StartSeq,
 		ringMax:  o.RingSize,
-		subs:     make(map[*Sub]struct{}),
 		reserver: o.Reserver,
 		onResErr: o.OnReserveError,
 		block:    o.ReserveBlock,
@@ -183,7 +185,7 @@ func (h *Hub) Publish(e event.Event) event.Event {
 		h.ring[h.ringHead] = kept
 		h.ringHead = (h.ringHead + 1) % len(h.ring)
 	}
-	for s := range h.subs {
+	for _, s := range h.subs {
 		if s.filter != nil && !s.filter(e) {
 			continue
 		}
@@ -245,6 +247,12 @@ type SubOptions struct {
 	Filter func(event.Event) bool
 	// Replay, if set, queues kept events with seq > *Replay first.
 	Replay *uint64
+	// Waited marks a subscriber that a person or a program is waiting on
+	// (a socket client, the bus): it is woken after the others, and Go's
+	// scheduler runs the goroutine woken last first on the publisher's
+	// thread, so the event reaches it before the journal's or the replay
+	// log's writes.
+	Waited bool
 }
 
 // Subscribe registers a subscriber. Call Unsubscribe when done.
@@ -258,7 +266,11 @@ func (h *Hub) Subscribe(o SubOptions) *Sub {
 	if o.Replay != nil {
 		h.replayLocked(s, *o.Replay)
 	}
-	h.subs[s] = struct{}{}
+	if o.Waited {
+		h.subs = append(h.subs, s)
+	} else {
+		h.subs = slices.Insert(h.subs, 0, s)
+	}
 	return s
 }
 
@@ -266,7 +278,9 @@ func (h *Hub) Subscribe(o SubOptions) *Sub {
 func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.subs, s)
+	if i := slices.Index(h.subs, s); i >= 0 {
+		h.subs = slices.Delete(h.subs, i, i+1)
+	}
 }
 
 // Change replaces s's filter and, when replay is set, puts the kept events

@@ -230,7 +230,7 @@ func (s *Server) serveClient(ctx context.Context, c net.Conn, max int) {
 		s.refuse(c, fmt.Sprintf("too many clients: secmon serves %d at once; try again later", max))
 		return
 	}
-	sub := s.hub.Subscribe(hub.SubOptions{Name: "socket " + name, Queue: s.queue})
+	sub := s.hub.Subscribe(hub.SubOptions{Name: "socket " + name, Queue: s.queue, Waited: true})
 	s.clients.Add(1)
 	defer func() {
 		// Once Clients has dropped, the place is free again.
