@@ -122,16 +122,22 @@ type pathSeq struct {
 	seq  uint64
 }
 
+// newPathSet returns an empty set; its ring grows as it fills, so an idle
+// watcher does not hold max empty entries.
 func newPathSet(max int) *pathSet {
-	return &pathSet{max: max, m: map[string]uint64{}, ring: make([]pathSeq, max)}
+	return &pathSet{max: max, m: map[string]uint64{}}
 }
 
 func (s *pathSet) add(p string) {
+	s.seq++
+	s.m[p] = s.seq
+	if len(s.ring) < s.max {
+		s.ring = append(s.ring, pathSeq{p, s.seq})
+		return
+	}
 	if old := s.ring[s.next]; s.m[old.path] == old.seq {
 		delete(s.m, old.path)
 	}
-	s.seq++
-	s.m[p] = s.seq
 	s.ring[s.next] = pathSeq{p, s.seq}
 	s.next = (s.next + 1) % s.max
 }
