@@ -7,4 +7,4 @@ package netmon
 //
 //	BPF2GO_CC=clang-14 BPF2GO_STRIP=llvm-strip-14 go generate ./service/internal/netmon/
 //
-//go:generate go tool bpf2go -cflags "-O2 -g -Wall -mcpu=v3" -target bpfel,bpfeb -type event netmon bpf/netmon.c -- -I./bpf
+//go:generate go tool bpf2go -cflags "-O2 -g -Wall -mcpu=v3" -target bpfel,bpfeb -type event -type kind netmon bpf/netmon.c -- -I./bpf

@@ -30,6 +30,19 @@ type netmonEvent struct {
 	_        [4]byte
 }
 
+type netmonKind uint32
+
+const (
+	netmonKindK_LISTEN       netmonKind = 1
+	netmonKindK_LISTEN_CLOSE netmonKind = 2
+	netmonKindK_UDP_BIND     netmonKind = 3
+	netmonKindK_UDP_CLOSE    netmonKind = 4
+	netmonKindK_CONNECT_OUT  netmonKind = 5
+	netmonKindK_CONNECT_IN   netmonKind = 6
+	netmonKindK_TOUCH_TCP    netmonKind = 7
+	netmonKindK_TOUCH_UDP    netmonKind = 8
+)
+
 type netmonOwner struct {
 	_    structs.HostLayout
 	Pid  uint32
@@ -65,6 +78,7 @@ const (
 	netmonVarNetnsCookie  = "netns_cookie"
 	netmonVarNetnsIno     = "netns_ino"
 	netmonVarUnusedEvent  = "unused_event"
+	netmonVarUnusedKind   = "unused_kind"
 )
 
 // loadNetmon returns the embedded CollectionSpec for netmon.
@@ -138,6 +152,7 @@ type netmonVariableSpecs struct {
 	NetnsCookie *ebpf.VariableSpec `ebpf:"netns_cookie"`
 	NetnsIno    *ebpf.VariableSpec `ebpf:"netns_ino"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedKind  *ebpf.VariableSpec `ebpf:"unused_kind"`
 }
 
 // netmonObjects contains all objects after they have been loaded into the kernel.
@@ -185,6 +200,7 @@ type netmonVariables struct {
 	NetnsCookie *ebpf.Variable `ebpf:"netns_cookie"`
 	NetnsIno    *ebpf.Variable `ebpf:"netns_ino"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	UnusedKind  *ebpf.Variable `ebpf:"unused_kind"`
 }
 
 // netmonPrograms contains all programs after they have been loaded into the kernel.

@@ -62,8 +62,11 @@ struct event {
 	char comm[16];
 };
 
-/* Keeps struct event in the object's BTF for bpf2go's -type event. */
+/* Keep struct event and enum kind in the object's BTF for bpf2go's -type
+ * event and -type kind: the Go side's record layout and kind constants are
+ * generated from them. */
 const struct event *unused_event __attribute__((unused));
+const enum kind *unused_kind __attribute__((unused));
 
 /* Only this network namespace is reported (0: every one). Tracepoints see
  * the inode, cgroup programs the cookie. */
