@@ -174,90 +174,104 @@ func New(cfg Config, logger *slog.Logger) (*Watcher, error) {
 // reported the listeners present at start.
 func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
-// Run watches until ctx ends.
+// Run watches until ctx ends. Without eBPF it reports the listeners
+// present at start, says why the rest is not seen, and waits.
 func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	readyOnce := sync.OnceFunc(func() { close(w.ready) })
 	defer readyOnce()
 	w.emit = emit
 
+	netnsIno, netnsCookie, err := w.openNamespace()
+	if err != nil {
+		return err
+	}
+	if w.diag != nil {
+		defer w.diag.Close()
+	}
+	// Attach first, then take the inventory: a listener opened in between
+	// is in both, and its cookie makes it one.
+	p, perr := loadProbe(netnsIno, netnsCookie)
+	if perr == nil {
+		defer p.close()
+	}
+	w.startStatus(p, perr, w.inventory(p))
+	readyOnce()
+	if p == nil {
+		// The fallback: the inventory was all there is to report.
+		<-ctx.Done()
+		return nil
+	}
+	return w.watch(ctx, p)
+}
+
+// openNamespace finds the network namespace to watch, by the inode the
+// tracepoints compare, and opens sock_diag in it (w.diag) for the inventory
+// and the cookie the cgroup programs compare. Without sock_diag the monitor
+// goes on: no inventory, and UDP binds from every namespace.
+func (w *Watcher) openNamespace() (netnsIno uint32, netnsCookie uint64, err error) {
 	nsPath := w.cfg.NetNS
 	if nsPath == "" {
 		nsPath = "/proc/self/ns/net"
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(nsPath, &st); err != nil {
-		return fmt.Errorf("cannot find network namespace %s: %w", nsPath, err)
+		return 0, 0, fmt.Errorf("cannot find network namespace %s: %w", nsPath, err)
 	}
 	diag, err := sockdiag.Dial(w.cfg.NetNS)
 	if err != nil {
 		w.log.Warn("no inventory of listeners", "err", err)
-	} else {
-		w.diag = diag
-		defer diag.Close()
+		return uint32(st.Ino), 0, nil
 	}
-	var cookie uint64
-	if diag != nil {
-		if cookie, err = diag.NetnsCookie(); err != nil {
-			w.log.Warn("UDP binds are not filtered by namespace", "err", err)
-		}
+	w.diag = diag
+	if netnsCookie, err = diag.NetnsCookie(); err != nil {
+		w.log.Warn("UDP binds are not filtered by namespace", "err", err)
 	}
+	return uint32(st.Ino), netnsCookie, nil
+}
 
-	// Attach first, then take the inventory: a listener opened in between
-	// is in both, and its cookie makes it one.
-	p, perr := loadProbe(uint32(st.Ino), cookie)
-	if perr == nil {
-		defer p.close()
-	}
-	n := w.inventory(p)
-	switch {
-	case perr != nil && w.cfg.Unprivileged:
-		w.log.Info("network monitor without eBPF", "err", perr)
-		w.status(event.Unavailable, event.Low, fmt.Sprintf("%v (expected without the system service); only the listeners present at start are reported (%s, from sock_diag)", perr, listeners(n)))
-	case perr != nil:
-		w.log.Warn("network monitor degraded", "err", perr)
-		w.status(event.Degraded, event.Medium, fmt.Sprintf("%v; only the listeners present at start are reported (%s, from sock_diag): new listeners, connections and port scans are not seen", perr, listeners(n)))
-	case len(p.missing) > 0:
-		w.status(event.Degraded, event.Medium, fmt.Sprintf("eBPF, %s at start; not seen: %s", listeners(n), strings.Join(p.missing, "; ")))
-	default:
-		w.status(event.Running, event.Low, fmt.Sprintf("eBPF: listeners, UDP binds, TCP connections and closed-port probes; %s at start", listeners(n)))
-	}
-	readyOnce()
-	if p == nil {
-		<-ctx.Done()
-		return nil
-	}
-
+// watch handles the ring buffer's records until ctx ends or the reader
+// stops. The read blocks, so it runs on a goroutine of its own; the records
+// are handled on this one, which owns the monitor's state.
+func (w *Watcher) watch(ctx context.Context, p *probe) error {
 	events := make(chan rawEvent, 64)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(events)
-		for {
-			rec, err := p.reader.Read() // blocks in epoll_wait, no timeout
-			if err != nil {
-				if !errors.Is(err, ringbuf.ErrClosed) {
-					w.log.Error("cannot read the eBPF ring buffer", "err", err)
-				}
-				return
-			}
-			ev, err := decode(rec.RawSample)
-			if err != nil {
-				w.log.Error("bad eBPF record", "err", err)
-				continue
-			}
-			select {
-			case events <- ev:
-			case <-stop:
-				return
-			}
-		}
-	}()
+	wg.Go(func() { w.read(p.reader, events, stop) })
 	defer wg.Wait()
 	defer p.reader.Close()
 	defer close(stop)
+	return w.loop(ctx, events)
+}
 
+// read decodes the ring buffer's records into events until the reader is
+// closed (or fails) or stop is closed, and then closes events.
+func (w *Watcher) read(rd *ringbuf.Reader, events chan<- rawEvent, stop <-chan struct{}) {
+	defer close(events)
+	for {
+		rec, err := rd.Read() // blocks in epoll_wait, no timeout
+		if err != nil {
+			if !errors.Is(err, ringbuf.ErrClosed) {
+				w.log.Error("cannot read the eBPF ring buffer", "err", err)
+			}
+			return
+		}
+		ev, err := decode(rec.RawSample)
+		if err != nil {
+			w.log.Error("bad eBPF record", "err", err)
+			continue
+		}
+		select {
+		case events <- ev:
+		case <-stop:
+			return
+		}
+	}
+}
+
+// loop handles each record from events and, after it or when the timer
+// fires, emits what is due (summaries, lost events), until ctx ends. It
+// fails when events closes: the reader stopped.
+func (w *Watcher) loop(ctx context.Context, events <-chan rawEvent) error {
 	var timer *time.Timer
 	var wake <-chan time.Time
 	for {

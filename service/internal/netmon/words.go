@@ -16,6 +16,24 @@ func (w *Watcher) status(state event.State, sev event.Severity, reason string) {
 	w.emit(event.Status("network", state, sev, reason))
 }
 
+// startStatus says how the monitor started: with every eBPF program, with
+// some (p.missing says what is not seen), or without eBPF (perr says why),
+// when only the n listeners of the inventory are reported.
+func (w *Watcher) startStatus(p *probe, perr error, n int) {
+	switch {
+	case perr != nil && w.cfg.Unprivileged:
+		w.log.Info("network monitor without eBPF", "err", perr)
+		w.status(event.Unavailable, event.Low, fmt.Sprintf("%v (expected without the system service); only the listeners present at start are reported (%s, from sock_diag)", perr, listeners(n)))
+	case perr != nil:
+		w.log.Warn("network monitor degraded", "err", perr)
+		w.status(event.Degraded, event.Medium, fmt.Sprintf("%v; only the listeners present at start are reported (%s, from sock_diag): new listeners, connections and port scans are not seen", perr, listeners(n)))
+	case len(p.missing) > 0:
+		w.status(event.Degraded, event.Medium, fmt.Sprintf("eBPF, %s at start; not seen: %s", listeners(n), strings.Join(p.missing, "; ")))
+	default:
+		w.status(event.Running, event.Low, fmt.Sprintf("eBPF: listeners, UDP binds, TCP connections and closed-port probes; %s at start", listeners(n)))
+	}
+}
+
 func listeners(n int) string {
 	if n == 1 {
 		return "1 listener"
