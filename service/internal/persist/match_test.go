@@ -37,3 +37,21 @@ func BenchmarkSpot(b *testing.B) {
 		Spot("/dev/shm/bench/s3/f12345")
 	}
 }
+
+// Spot skips its lists by two tests: the path's first component, and "/."
+// somewhere in it. Both hold only while every home spot is a hidden
+// directory and topDir names the first component.
+func TestSpotShortcuts(t *testing.T) {
+	for _, s := range homeTrees {
+		if !strings.HasPrefix(s.path, ".") {
+			t.Errorf("home spot %q is not under a hidden directory: Spot's shortcut would miss it", s.path)
+		}
+	}
+	for _, tc := range []struct{ p, want string }{
+		{"/etc/passwd", "/etc"}, {"/etc", "/etc"}, {"/", "/"}, {"", ""}, {"/var/spool/cron/x", "/var"}, {"x/y", "x"},
+	} {
+		if got := topDir(tc.p); got != tc.want {
+			t.Errorf("topDir(%q) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}

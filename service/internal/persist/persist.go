@@ -26,27 +26,53 @@ const Least = event.Medium
 // a clean path.
 func Spot(p string) string {
 	p = filepath.Clean(p)
-	for _, s := range trees {
-		if inTree(p, s.path) {
-			return s.what
+	// Most paths are under no spot's top directory (/etc, /var) and hold
+	// no hidden directory (every home spot is under .config or .local):
+	// the lists are not walked for them.
+	if systemTops[topDir(p)] {
+		for _, s := range trees {
+			if inTree(p, s.path) {
+				return s.what
+			}
 		}
-	}
-	for _, s := range files {
-		if p == s.path {
-			return s.what
+		for _, s := range files {
+			if p == s.path {
+				return s.what
+			}
 		}
 	}
 	// In any home (users' homes, /root, a user-mode daemon's own home):
 	// what runs at login, by the path inside the home.
-	for _, s := range homeTrees {
-		if inHomeTree(p, s.path) {
-			return s.what
+	if strings.Contains(p, "/.") {
+		for _, s := range homeTrees {
+			if inHomeTree(p, s.path) {
+				return s.what
+			}
 		}
 	}
 	if dir, base := filepath.Split(p); shellStartup[base] && inHome(dir) {
 		return "login shell start-up file"
 	}
 	return ""
+}
+
+// systemTops are the first components of trees' and files' paths ("/etc",
+// "/var").
+var systemTops = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range append(append([]spot(nil), trees...), files...) {
+		m[topDir(s.path)] = true
+	}
+	return m
+}()
+
+// topDir is the first component of an absolute path: "/etc" of
+// "/etc/passwd", "/etc" of "/etc".
+func topDir(p string) string {
+	if i := strings.IndexByte(p[min(1, len(p)):], '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return p
 }
 
 // inTree says whether p is dir or inside it.
