@@ -83,7 +83,7 @@ func (c *correlation) Run(ctx context.Context, emit func(event.Event)) error {
 		}
 	}
 	corr := correlate.New(c.s.Rules, opts)
-	sub := c.hub.Subscribe(hub.SubOptions{Name: "correlation", Queue: 4096})
+	sub := c.hub.Subscribe(hub.SubOptions{Name: "correlation", Queue: 4096, Linger: hub.BackgroundLinger})
 	defer c.hub.Unsubscribe(sub)
 	emit(corr.State())
 	close(c.ready)

@@ -367,7 +367,7 @@ func (d *daemon) keepState(store *seqstore.File) (stop func(), problems []string
 		d.log.Error("events are not kept for replay across a restart", "err", err)
 		problems = append(problems, "events are not kept for replay across a restart: "+err.Error())
 	} else {
-		sub := d.hub.Subscribe(hub.SubOptions{Name: "replay log", Queue: max(d.cfg.ReplayBuffer, 1024)})
+		sub := d.hub.Subscribe(hub.SubOptions{Name: "replay log", Queue: max(d.cfg.ReplayBuffer, 1024), Linger: hub.BackgroundLinger})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { rlog.Run(ctx, sub); close(done) }()
@@ -418,7 +418,7 @@ func (d *daemon) startSinks(ctx context.Context) {
 		fallback = io.Discard // the terminal already shows every event
 	}
 	js := journal.New(d.log, fallback)
-	jsub := d.hub.Subscribe(hub.SubOptions{Name: "journal", Queue: 1 << 16})
+	jsub := d.hub.Subscribe(hub.SubOptions{Name: "journal", Queue: 1 << 16, Linger: hub.BackgroundLinger})
 	d.goSink(ctx, "journal", jsub, js.Run)
 	if js.UsingJournal() {
 		d.log.Info("events go to the journal", "try", "journalctl SYSLOG_IDENTIFIER=secmon")
@@ -429,7 +429,7 @@ func (d *daemon) startSinks(ctx context.Context) {
 		d.journalMissing = true
 	}
 	if d.flags.print {
-		psub := d.hub.Subscribe(hub.SubOptions{Name: "terminal", Queue: 1 << 14})
+		psub := d.hub.Subscribe(hub.SubOptions{Name: "terminal", Queue: 1 << 14, Waited: true})
 		color := render.IsTerminal(d.stdout) && os.Getenv("NO_COLOR") == ""
 		d.goSink(ctx, "terminal", psub, func(ctx context.Context, sub *hub.Sub) error {
 			for {

@@ -173,7 +173,7 @@ func newTriggers(h *hub.Hub, ts []config.Trigger, log *slog.Logger) (*triggers, 
 func (t *triggers) Ready() <-chan struct{} { return t.ready }
 
 func (t *triggers) Run(ctx context.Context, _ func(event.Event)) error {
-	sub := t.hub.Subscribe(hub.SubOptions{Name: "triggers", Queue: 1024, Filter: t.runner.Filter()})
+	sub := t.hub.Subscribe(hub.SubOptions{Name: "triggers", Queue: 1024, Filter: t.runner.Filter(), Linger: hub.BackgroundLinger})
 	defer t.hub.Unsubscribe(sub)
 	close(t.ready)
 	if err := t.runner.Run(ctx, sub); err != nil {

@@ -20,6 +20,11 @@ import (
 	"github.com/pantheros/secmon/service/internal/event"
 )
 
+// BackgroundLinger is the daemon's Linger for its subscribers nobody waits
+// on: a burst's events reach the journal and the replay log in batches, at
+// most this late.
+const BackgroundLinger = 2 * time.Millisecond
+
 // DefaultRingSize is how many events are kept for replay.
 const DefaultRingSize = 10000
 
@@ -247,6 +252,12 @@ type SubOptions struct {
 	Filter func(event.Event) bool
 	// Replay, if set, queues kept events with seq > *Replay first.
 	Replay *uint64
+	// Linger, for a subscriber nobody waits on (the journal, the replay
+	// log, the correlator), is how long it lets events gather before it
+	// is woken: one wake-up for a batch instead of one per event when
+	// events come faster than it handles one each (a few thousand a
+	// second). An idle subscriber still sleeps until there is an event.
+	Linger time.Duration
 	// Waited marks a subscriber that a person or a program is waiting on
 	// (a socket client, the bus): it is woken after the others, and Go's
 	// scheduler runs the goroutine woken last first on the publisher's
@@ -260,7 +271,11 @@ func (h *Hub) Subscribe(o SubOptions) *Sub {
 	if o.Queue <= 0 {
 		o.Queue = DefaultQueueSize
 	}
-	s := &Sub{name: o.Name, max: o.Queue, filter: o.Filter, ready: make(chan struct{}, 1), now: h.now}
+	s := &Sub{name: o.Name, max: o.Queue, filter: o.Filter, ready: make(chan struct{}, 1), now: h.now, linger: o.Linger}
+	if o.Linger > 0 && !o.Waited {
+		s.timer = time.AfterFunc(time.Hour, s.lingered)
+		s.timer.Stop()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if o.Replay != nil {
@@ -280,6 +295,9 @@ func (h *Hub) Unsubscribe(s *Sub) {
 	defer h.mu.Unlock()
 	if i := slices.Index(h.subs, s); i >= 0 {
 		h.subs = slices.Delete(h.subs, i, i+1)
+	}
+	if s.timer != nil {
+		s.timer.Stop()
 	}
 }
 
@@ -377,7 +395,11 @@ type Sub struct {
 	ready  chan struct{}
 	now    func() time.Time
 
+	linger time.Duration
+	timer  *time.Timer // set with linger: wakes the subscriber after it
+
 	mu           sync.Mutex
+	armed        bool // timer runs: a wake-up is coming
 	q            ring
 	firstOffered uint64 // seq of the first live event offered (0: none yet)
 	pending      uint64 // drops not yet reported in the stream
@@ -415,8 +437,21 @@ func (s *Sub) push(e event.Event) bool {
 		e = e.Unshared()
 	}
 	s.q.push(e)
-	s.signal()
+	if s.timer == nil {
+		s.signal()
+	} else if !s.armed {
+		s.armed = true
+		s.timer.Reset(s.linger)
+	}
 	return true
+}
+
+// lingered wakes a lingering subscriber once its time is up.
+func (s *Sub) lingered() {
+	s.mu.Lock()
+	s.armed = false
+	s.mu.Unlock()
+	s.signal()
 }
 
 func (s *Sub) noticeLocked() event.Event {

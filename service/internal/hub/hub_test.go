@@ -291,3 +291,44 @@ func BenchmarkNewIdle(b *testing.B) {
 		h.Publish(event.Event{Type: event.MonitorStatus})
 	}
 }
+
+// A lingering subscriber is not woken per event: the events of a burst
+// wait for the linger to pass and arrive together, with one wake-up, and
+// none is lost. A waited subscriber is woken at once.
+func TestLingeringSubscriberIsWokenOncePerBatch(t *testing.T) {
+	h := hub.New(hub.Options{})
+	slow := h.Subscribe(hub.SubOptions{Queue: 1024, Linger: time.Second})
+	now := h.Subscribe(hub.SubOptions{Queue: 1024, Waited: true})
+	for range 100 {
+		h.Publish(event.Event{Type: event.FileCreate, Path: "/x"})
+	}
+	select {
+	case <-now.Ready():
+	default:
+		t.Fatal("the waited subscriber was not woken at once")
+	}
+	select {
+	case <-slow.Ready():
+		t.Fatal("the lingering subscriber was woken before its linger")
+	default:
+	}
+	select {
+	case <-slow.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lingering subscriber was never woken")
+	}
+	n := 0
+	for _, ok := slow.Pop(); ok; _, ok = slow.Pop() {
+		n++
+	}
+	if n != 100 {
+		t.Fatalf("the lingering subscriber got %d events, want 100", n)
+	}
+	select {
+	case <-slow.Ready():
+		t.Fatal("woken again with nothing new")
+	case <-time.After(1500 * time.Millisecond):
+	}
+	h.Unsubscribe(slow)
+	h.Unsubscribe(now)
+}
