@@ -486,7 +486,10 @@ func (s *Sub) Pop() (event.Event, bool) {
 	return event.Event{}, false
 }
 
-// Next waits for the next event or the end of ctx.
+// Next waits for the next event or the end of ctx. Once ctx has ended it
+// still returns what is queued, then ctx's error: a sink that stops
+// writes what was published before (a lingering one may not have been
+// woken for it yet).
 func (s *Sub) Next(ctx context.Context) (event.Event, error) {
 	for {
 		if e, ok := s.Pop(); ok {
@@ -494,6 +497,9 @@ func (s *Sub) Next(ctx context.Context) (event.Event, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if e, ok := s.Pop(); ok {
+				return e, nil
+			}
 			return event.Event{}, ctx.Err()
 		case <-s.ready:
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,4 +333,67 @@ func TestLingeringSubscriberIsWokenOncePerBatch(t *testing.T) {
 	}
 	h.Unsubscribe(slow)
 	h.Unsubscribe(now)
+}
+
+// A sink told to stop still gets what was published before, though its
+// linger has not woken it for those events yet: it was waiting in Next
+// when they came, and the end of ctx is what wakes it.
+func TestNextReturnsWhatIsQueuedAfterTheEnd(t *testing.T) {
+	h := hub.New(hub.Options{})
+	s := h.Subscribe(hub.SubOptions{Queue: 16, Linger: time.Hour})
+	defer h.Unsubscribe(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		e   event.Event
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		e, err := s.Next(ctx)
+		first <- result{e, err}
+	}()
+	waitInSelect(t)
+	// Next is waiting: the events come without a wake-up.
+	for _, p := range []string{"/a", "/b", "/c"} {
+		h.Publish(event.Event{Type: event.FileCreate, Path: p})
+	}
+	cancel()
+	var got []string
+	select {
+	case r := <-first:
+		if r.err != nil {
+			t.Fatalf("the first Next after the end: %v, with 3 events queued", r.err)
+		}
+		got = append(got, r.e.Path)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next did not return after ctx ended")
+	}
+	for {
+		e, err := s.Next(ctx)
+		if err != nil {
+			break
+		}
+		got = append(got, e.Path)
+	}
+	if fmt.Sprint(got) != "[/a /b /c]" {
+		t.Fatalf("got %v after the end, want [/a /b /c]", got)
+	}
+}
+
+// waitInSelect returns once a goroutine waits in a select inside
+// Sub.Next (read from the runtime's goroutine dump), or fails after 10 s.
+func waitInSelect(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, "[select]") && strings.Contains(g, "(*Sub).Next") {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatal("no goroutine came to wait in Sub.Next")
 }
