@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -191,7 +192,7 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 	w.ino, w.emit, w.refs = ino, emit, map[string]int{}
 	w.scanned, w.selfMoves = newPathSet(scannedMax), newPathSet(selfMovesMax)
 	for _, s := range w.specs {
-		s.helper, s.tree = "", map[string]map[string]bool{}
+		s.helper, s.tree = "", map[string][]string{}
 		w.resolve(s, false)
 	}
 	w.log.Debug("watching", "watches", len(w.specs), "directories", len(w.refs))
@@ -287,7 +288,7 @@ func (w *Watcher) created(p string) {
 			if filepath.Dir(p) == s.helper {
 				w.resolve(s, true)
 			}
-		case isDir && s.tree[filepath.Dir(p)] != nil && s.descend(p):
+		case isDir && s.holds(filepath.Dir(p)) && s.descend(p):
 			w.addTree(s, p, true)
 		}
 	}
@@ -305,15 +306,15 @@ func (w *Watcher) removed(p string, k kind) {
 	}
 	var lost []*spec
 	for _, s := range w.specs {
-		if within(s.root, p) && s.tree[s.root] != nil && !s.gone {
+		if within(s.root, p) && s.holds(s.root) && !s.gone {
 			s.gone = true
 			w.rootStatus(s, event.Degraded, "watch "+s.name+" ("+s.root+") was removed; it is watched again when it comes back")
 		}
-		if s.tree[p] != nil {
+		if s.holds(p) {
 			w.dropTree(s, p)
 		}
 		if s.helper != "" && within(s.helper, p) {
-			if s.tree[s.root] != nil {
+			if s.holds(s.root) {
 				w.dropTree(s, s.root)
 			}
 			w.release(s.helper)
@@ -363,7 +364,7 @@ func (w *Watcher) resolve(s *spec, live bool) {
 	if fi.IsDir() && s.descend(s.root) {
 		w.addTree(s, s.root, live)
 	}
-	if s.gone && s.tree[s.root] != nil {
+	if s.gone && s.holds(s.root) {
 		s.gone = false
 		w.rootStatus(s, event.Running, "watch "+s.name+" ("+s.root+") is back and watched again")
 	}
@@ -407,7 +408,7 @@ func isDir(p string) bool {
 // its entries are reported as found by the scan. Otherwise (start-up, after
 // an overflow) the whole tree is walked for missing watches, silently.
 func (w *Watcher) addTree(s *spec, d string, live bool) {
-	if s.tree[d] != nil {
+	if s.holds(d) {
 		if live {
 			return
 		}
@@ -415,9 +416,9 @@ func (w *Watcher) addTree(s *spec, d string, live bool) {
 		if !w.acquire(d) {
 			return
 		}
-		s.tree[d] = map[string]bool{}
-		if parent := s.tree[filepath.Dir(d)]; parent != nil && d != s.root {
-			parent[d] = true
+		s.tree[d] = nil
+		if parent := filepath.Dir(d); d != s.root && s.holds(parent) {
+			s.tree[parent] = append(s.tree[parent], d)
 		}
 	}
 	entries, err := os.ReadDir(d)
@@ -437,12 +438,15 @@ func (w *Watcher) addTree(s *spec, d string, live bool) {
 
 // dropTree forgets directory d and everything s watches below it.
 func (w *Watcher) dropTree(s *spec, d string) {
-	for c := range s.tree[d] {
+	children := s.tree[d]
+	delete(s.tree, d) // first: the children need not leave a list that goes
+	for _, c := range children {
 		w.dropTree(s, c)
 	}
-	delete(s.tree, d)
-	if parent := s.tree[filepath.Dir(d)]; parent != nil {
-		delete(parent, d)
+	if sibs, ok := s.tree[filepath.Dir(d)]; ok {
+		if i := slices.Index(sibs, d); i >= 0 {
+			s.tree[filepath.Dir(d)] = slices.Delete(sibs, i, i+1)
+		}
 	}
 	w.release(d)
 }

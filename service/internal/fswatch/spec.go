@@ -29,8 +29,10 @@ type spec struct {
 	// yet its nearest existing ancestor. Empty when nothing is watched.
 	helper string
 	// tree maps each watched directory at or below root to its watched
-	// subdirectories, so that a removed directory drops its subtree.
-	tree map[string]map[string]bool
+	// subdirectories, so that a removed directory drops its subtree. A
+	// slice, nil for a leaf: a map per directory cost about 150 bytes
+	// each, most of a large tree's bookkeeping.
+	tree map[string][]string
 	// gone is set while the root, once watched, has been removed: its
 	// return is said as a MonitorStatus, as its loss was.
 	gone bool
@@ -96,6 +98,12 @@ func below(p, root string) ([]string, bool) {
 		return strings.Split(p[len(root)+1:], "/"), true
 	}
 	return nil, false
+}
+
+// holds says whether s watches directory d.
+func (s *spec) holds(d string) bool {
+	_, ok := s.tree[d]
+	return ok
 }
 
 // within says whether p is dir or inside it. It is on every event's path:
