@@ -164,15 +164,14 @@ func (o *options) copy(ctx context.Context, conn net.Conn, stdout, stderr io.Wri
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(line) > 0 {
-			var e event.Event
-			if jerr := json.Unmarshal(line, &e); jerr != nil || e.Type == "" {
-				var m struct{ Error string }
-				if json.Unmarshal(line, &m) == nil && m.Error != "" {
-					w.Flush()
-					return &ExitError{Code: 2, Err: fmt.Errorf("the daemon refused the request: %s", m.Error)}
-				}
+			e, ok, refused := decode(line, pretty)
+			switch {
+			case refused != "":
+				w.Flush()
+				return &ExitError{Code: 2, Err: fmt.Errorf("the daemon refused the request: %s", refused)}
+			case !ok:
 				fmt.Fprintf(stderr, "secmon-client: skipping a line that is not an event: %.200q\n", line)
-			} else if o.wants(e) {
+			case o.wants(e):
 				if pretty {
 					w.WriteString(render.Line(e, color))
 					w.WriteByte('\n')
@@ -203,6 +202,41 @@ func (o *options) copy(ctx context.Context, conn net.Conn, stdout, stderr io.Wri
 			return &ExitError{Code: 1, Err: fmt.Errorf("cannot read from the daemon: %w", err)}
 		}
 	}
+}
+
+// header is what copy needs of a line it passes on as it came: decoding
+// only this keeps a script's client up with a burst that the whole event's
+// decoding (maps, strings, time) did not keep up with on two cores.
+type header struct {
+	Seq       uint64 `json:"seq"`
+	EventType struct {
+		Type event.Type `json:"type"`
+	} `json:"event_type"`
+	Details struct {
+		Severity event.Severity `json:"severity"`
+	} `json:"details"`
+	Error string `json:"error"`
+}
+
+// decode reads line: the whole event when full (it is to be shown), else
+// only what filtering needs. ok is false for a line that is not an event;
+// refused is the daemon's error line's text.
+func decode(line []byte, full bool) (e event.Event, ok bool, refused string) {
+	if full {
+		if json.Unmarshal(line, &e) == nil && e.Type != "" {
+			return e, true, ""
+		}
+	} else {
+		var h header
+		if json.Unmarshal(line, &h) == nil && h.EventType.Type != "" {
+			return event.Event{Seq: h.Seq, Type: h.EventType.Type, Severity: h.Details.Severity}, true, ""
+		}
+	}
+	var m struct{ Error string }
+	if json.Unmarshal(line, &m) == nil && m.Error != "" {
+		return e, false, m.Error
+	}
+	return e, false, ""
 }
 
 // showWait bounds how long --show waits for an event that has not come.
