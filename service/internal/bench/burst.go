@@ -106,7 +106,7 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 			"through it: %s operations, made by a separate generator program (service/internal/bench/workload) as fast "+
 			"as it can, in a recursively watched tree on %s. Observed in turn by `inotifywait -m -r` (same inotify mask as "+
 			"secmon's: create, modify, attrib, delete, move; its output read by the bench) and by secmon with 1 and 10 "+
-			"socket clients in the bench's process; %d runs, medians. *events/s* is what a reader received divided by "+
+			"socket clients in the bench's process (each free to run on a thread of its own, as a client process would); %d runs, medians. *events/s* is what a reader received divided by "+
 			"the time from the burst's first operation to its last event. *observer's CPU* is the user and system time "+
 			"the daemon (or inotifywait) used from the burst's start until its readers were done. secmon folds a write right after a creation "+
 			"into the FileCreate, so it sends 2 events per file where inotifywait prints 3: *observed in* (the time "+
