@@ -71,22 +71,9 @@ func (b *bench) burstFigure(ctx context.Context) []section {
 func (b *bench) burstOn(ctx context.Context, base string) []section {
 	fs := fsType(base)
 	tTitle, oTitle := "Throughput against inotifywait ("+fs+")", "Overhead on the watched workload ("+fs+")"
-	o := b.opts
-	results := make([][]burstResult, len(observers))
-	var errs []string
-	for run := range o.runs {
-		for i, obs := range observers {
-			if ctx.Err() != nil {
-				return []section{failed(tTitle, ctx.Err()), failed(oTitle, ctx.Err())}
-			}
-			b.r.logf("  %s, run %d: %s", fs, run+1, obs.name)
-			res, err := b.burstRun(ctx, base, obs, o.burstFiles, o.nested, fmt.Sprintf("burst-%d-%d", run, i))
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s, run %d: %v", obs.name, run+1, err))
-				continue
-			}
-			results[i] = append(results[i], res)
-		}
+	results, errs, err := b.runBursts(ctx, base, fs)
+	if err != nil {
+		return []section{failed(tTitle, err), failed(oTitle, err)}
 	}
 	ops := 0
 	for _, rs := range results {
@@ -98,39 +85,14 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 		err := errors.New(strings.Join(errs, "; "))
 		return []section{failed(tTitle, err), failed(oTitle, err)}
 	}
-
-	tput := section{
-		title: tTitle,
-		how: fmt.Sprintf("One burst: %s files each created, written (64 bytes) and deleted at once, spread over 10 "+
-			"existing subdirectories, and %d nested chains (`mkdir -p n/a/b/c/d` then a file written inside) spread "+
-			"through it: %s operations, made by a separate generator program (service/internal/bench/workload) as fast "+
-			"as it can, in a recursively watched tree on %s. Observed in turn by `inotifywait -m -r` (same inotify mask as "+
-			"secmon's: create, modify, attrib, delete, move; its output read by the bench) and by secmon with 1 and 10 "+
-			"socket clients in the bench's process (each free to run on a thread of its own, as a client process would); %d runs, medians. *events/s* is what a reader received divided by "+
-			"the time from the burst's first operation to its last event. *observer's CPU* is the user and system time "+
-			"the daemon (or inotifywait) used from the burst's start until its readers were done. secmon folds a write right after a creation "+
-			"into the FileCreate, so it sends 2 events per file where inotifywait prints 3: *observed in* (the time "+
-			"until the reader had seen everything) compares the two on the same work. *missed* compares, path by path, "+
-			"the creations and deletions seen with those made; a missed nested file is a chain whose file was never "+
-			"reported created. inotifywait prints nothing on `IN_Q_OVERFLOW`, so its losses show only there.",
-			fmtNum(float64(o.burstFiles), 0), o.nested, fmtNum(float64(ops), 0), fs, o.runs),
-		header: []string{"observer", "events per reader", "events/s", "observed in", "observer's CPU", "kernel queue overflows", "dropped for slow clients", "missed creations+deletions", "missed nested files"},
-	}
-	over := section{
-		title: oTitle,
-		how: "The same bursts: how long the generator took to make them (first to last operation) with nothing " +
-			"watching, and with each observer watching; the ratio is to nothing watching. Medians of the runs.",
-		header: []string{"watching", "burst took", "ratio"},
-	}
+	tput, over := b.burstSections(tTitle, oTitle, fs, ops)
 	for _, e := range errs {
 		tput.notes = append(tput.notes, "failed: "+e)
 	}
+	f := burstFigures{rate: map[string]float64{}, observed: map[string]float64{}, lost: map[string]float64{},
+		cpuPerOp: map[string]float64{}, overhead: map[string]float64{}}
 	var noneDur float64
 	noisy := false
-	rate := map[string]float64{}
-	observed := map[string]float64{}
-	lost := map[string]float64{}
-	cpuPerOp := map[string]float64{} // CPU seconds per file operation
 	for i, obs := range observers {
 		rs := results[i]
 		var durs []float64
@@ -155,83 +117,150 @@ func (b *bench) burstOn(ctx context.Context, base string) []section {
 		ratio := Median(durs) / noneDur
 		over.rows = append(over.rows, []string{obs.name, medianCell(durs, func(x float64) string { return fmtNum(x, 3) + " s" }), fmtNum(ratio, 2) + "×"})
 		if obs.clients > 0 {
-			rate["overhead "+obs.name] = ratio
+			f.overhead[obs.name] = ratio
 		}
-		if i == 0 {
-			continue
+		if i > 0 {
+			tput.rows = append(tput.rows, f.add(obs, rs, ops, b.opts))
 		}
-		var events, evps, obsIn, cpu, kernel, dropped, missed, nested []float64
-		for _, r := range rs {
-			// Per run: the median reader's events and rate, the slowest
-			// reader's time, the worst reader's losses.
-			var ev, ps []float64
-			slowest, worstMiss, worstNested, drops, kern := 0.0, 0.0, 0.0, 0.0, 0.0
-			for _, t := range r.readers {
-				el := r.gen.elapsed(t).Seconds()
-				ev = append(ev, float64(t.events))
-				ps = append(ps, float64(t.events)/el)
-				slowest = math.Max(slowest, el)
-				c, d, nf, _ := t.missed()
-				worstMiss = math.Max(worstMiss, float64(c+d))
-				worstNested = math.Max(worstNested, float64(nf))
-				drops += float64(t.dropped)
-				kern = math.Max(kern, float64(t.kernel))
-			}
-			cpu = append(cpu, float64(r.ticks)/100)
-			events = append(events, Median(ev))
-			evps = append(evps, Median(ps))
-			obsIn = append(obsIn, slowest)
-			kernel = append(kernel, kern)
-			dropped = append(dropped, drops)
-			missed = append(missed, worstMiss)
-			nested = append(nested, worstNested)
-		}
-		n0 := func(x float64) string { return fmtNum(x, 0) }
-		kernCell := medianCell(kernel, n0)
-		if obs.inotify {
-			kernCell = "not reported"
-		}
-		dropCell := medianCell(dropped, n0)
-		if obs.inotify {
-			dropCell = "–"
-		}
-		tput.rows = append(tput.rows, []string{obs.name, medianCell(events, n0), medianCell(evps, n0),
-			medianCell(obsIn, func(x float64) string { return fmtNum(x, 3) + " s" }),
-			medianCell(cpu, func(x float64) string { return fmtNum(x, 2) + " s" }), kernCell, dropCell,
-			medianCell(missed, n0) + " of " + fmtNum(float64(2*o.burstFiles), 0),
-			medianCell(nested, n0) + " of " + strconv.Itoa(o.nested)})
-		rate[obs.name] = Median(evps)
-		observed[obs.name] = Median(obsIn)
-		lost[obs.name] = Median(missed) + Median(nested)
-		cpuPerOp[obs.name] = Median(cpu) / float64(ops)
 	}
+	f.judge(&tput, &over, fs, ops, noisy)
+	return []section{tput, over}
+}
+
+// runBursts runs every observer's burst -runs times in turn: each
+// observer's results, in the order of observers, and the runs that failed.
+// err is set only when ctx ended.
+func (b *bench) runBursts(ctx context.Context, base, fs string) (results [][]burstResult, errs []string, err error) {
+	o := b.opts
+	results = make([][]burstResult, len(observers))
+	for run := range o.runs {
+		for i, obs := range observers {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			b.r.logf("  %s, run %d: %s", fs, run+1, obs.name)
+			res, err := b.burstRun(ctx, base, obs, o.burstFiles, o.nested, fmt.Sprintf("burst-%d-%d", run, i))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s, run %d: %v", obs.name, run+1, err))
+				continue
+			}
+			results[i] = append(results[i], res)
+		}
+	}
+	return results, errs, nil
+}
+
+// burstSections makes the throughput and overhead tables' titles, texts
+// and headers, without rows.
+func (b *bench) burstSections(tTitle, oTitle, fs string, ops int) (tput, over section) {
+	o := b.opts
+	tput = section{
+		title: tTitle,
+		how: fmt.Sprintf("One burst: %s files each created, written (64 bytes) and deleted at once, spread over 10 "+
+			"existing subdirectories, and %d nested chains (`mkdir -p n/a/b/c/d` then a file written inside) spread "+
+			"through it: %s operations, made by a separate generator program (service/internal/bench/workload) as fast "+
+			"as it can, in a recursively watched tree on %s. Observed in turn by `inotifywait -m -r` (same inotify mask as "+
+			"secmon's: create, modify, attrib, delete, move; its output read by the bench) and by secmon with 1 and 10 "+
+			"socket clients in the bench's process (each free to run on a thread of its own, as a client process would); %d runs, medians. *events/s* is what a reader received divided by "+
+			"the time from the burst's first operation to its last event. *observer's CPU* is the user and system time "+
+			"the daemon (or inotifywait) used from the burst's start until its readers were done. secmon folds a write right after a creation "+
+			"into the FileCreate, so it sends 2 events per file where inotifywait prints 3: *observed in* (the time "+
+			"until the reader had seen everything) compares the two on the same work. *missed* compares, path by path, "+
+			"the creations and deletions seen with those made; a missed nested file is a chain whose file was never "+
+			"reported created. inotifywait prints nothing on `IN_Q_OVERFLOW`, so its losses show only there.",
+			fmtNum(float64(o.burstFiles), 0), o.nested, fmtNum(float64(ops), 0), fs, o.runs),
+		header: []string{"observer", "events per reader", "events/s", "observed in", "observer's CPU", "kernel queue overflows", "dropped for slow clients", "missed creations+deletions", "missed nested files"},
+	}
+	over = section{
+		title: oTitle,
+		how: "The same bursts: how long the generator took to make them (first to last operation) with nothing " +
+			"watching, and with each observer watching; the ratio is to nothing watching. Medians of the runs.",
+		header: []string{"watching", "burst took", "ratio"},
+	}
+	return tput, over
+}
+
+// burstFigures are the medians the goals are judged on, per observer name.
+type burstFigures struct {
+	rate, observed, lost map[string]float64
+	cpuPerOp             map[string]float64 // CPU seconds per file operation
+	overhead             map[string]float64 // burst time watched / not watched
+}
+
+// add summarises an observer's runs: its throughput table row, and its
+// figures kept in f.
+func (f burstFigures) add(obs observer, rs []burstResult, ops int, o *options) []string {
+	var events, evps, obsIn, cpu, kernel, dropped, missed, nested []float64
+	for _, r := range rs {
+		// Per run: the median reader's events and rate, the slowest
+		// reader's time, the worst reader's losses.
+		var ev, ps []float64
+		slowest, worstMiss, worstNested, drops, kern := 0.0, 0.0, 0.0, 0.0, 0.0
+		for _, t := range r.readers {
+			el := r.gen.elapsed(t).Seconds()
+			ev = append(ev, float64(t.events))
+			ps = append(ps, float64(t.events)/el)
+			slowest = math.Max(slowest, el)
+			c, d, nf, _ := t.missed()
+			worstMiss = math.Max(worstMiss, float64(c+d))
+			worstNested = math.Max(worstNested, float64(nf))
+			drops += float64(t.dropped)
+			kern = math.Max(kern, float64(t.kernel))
+		}
+		cpu = append(cpu, float64(r.ticks)/100)
+		events = append(events, Median(ev))
+		evps = append(evps, Median(ps))
+		obsIn = append(obsIn, slowest)
+		kernel = append(kernel, kern)
+		dropped = append(dropped, drops)
+		missed = append(missed, worstMiss)
+		nested = append(nested, worstNested)
+	}
+	f.rate[obs.name] = Median(evps)
+	f.observed[obs.name] = Median(obsIn)
+	f.lost[obs.name] = Median(missed) + Median(nested)
+	f.cpuPerOp[obs.name] = Median(cpu) / float64(ops)
+	n0 := func(x float64) string { return fmtNum(x, 0) }
+	kernCell, dropCell := medianCell(kernel, n0), medianCell(dropped, n0)
+	if obs.inotify {
+		kernCell, dropCell = "not reported", "–"
+	}
+	return []string{obs.name, medianCell(events, n0), medianCell(evps, n0),
+		medianCell(obsIn, func(x float64) string { return fmtNum(x, 3) + " s" }),
+		medianCell(cpu, func(x float64) string { return fmtNum(x, 2) + " s" }), kernCell, dropCell,
+		medianCell(missed, n0) + " of " + fmtNum(float64(2*o.burstFiles), 0),
+		medianCell(nested, n0) + " of " + strconv.Itoa(o.nested)}
+}
+
+// judge adds the ratio rows and the goals: each secmon observer against
+// inotifywait, each overhead against 1.5×; noisy marks them as noise.
+func (f burstFigures) judge(tput, over *section, fs string, ops int, noisy bool) {
 	iw := observers[1].name
 	tput.notes = append(tput.notes, "The goal is judged on *observed in*: the same operations seen in less time. "+
 		"Events per second alone would favour whoever sends more lines for the same work.")
 	for _, obs := range observers[2:] {
-		r := rate[obs.name] / rate[iw]
-		c := observed[iw] / observed[obs.name]
+		r := f.rate[obs.name] / f.rate[iw]
+		c := f.observed[iw] / f.observed[obs.name]
 		tput.rows = append(tput.rows, []string{"ratio " + obs.name + " / inotifywait", "", fmtNum(r, 2) + "×", fmtNum(c, 2) + "× as fast", "", "", "", "", ""})
-		if cw, cs := cpuPerOp[iw], cpuPerOp[obs.name]; cw > 0 {
+		if cw, cs := f.cpuPerOp[iw], f.cpuPerOp[obs.name]; cw > 0 {
 			tput.goals = append(tput.goals, goal{fs + " CPU per file operation, " + obs.name, "≤ 2× inotifywait",
 				fmtNum(cs*1e6, 1) + " µs (" + fmtNum(cs/cw, 2) + "×)", "inotifywait: " + fmtNum(cw*1e6, 1) + " µs", met(cs <= 2*cw)})
 		}
 		tput.goals = append(tput.goals,
-			goal{fs + " burst rate, " + obs.name + " / inotifywait", "≥ 1.0 (operations observed a second)", fmtNum(c, 2) + "× (events/s: " + fmtNum(r, 2) + "×)", "inotifywait: " + fmtNum(float64(ops)/observed[iw], 0) + " operations/s", met(c >= 1)},
-			goal{fs + " burst loss, " + obs.name, "nothing inotifywait did not lose; 0 nested missed", fmtNum(lost[obs.name], 0) + " missed", "inotifywait: " + fmtNum(lost[iw], 0) + " missed", met(lost[obs.name] == 0)},
+			goal{fs + " burst rate, " + obs.name + " / inotifywait", "≥ 1.0 (operations observed a second)", fmtNum(c, 2) + "× (events/s: " + fmtNum(r, 2) + "×)", "inotifywait: " + fmtNum(float64(ops)/f.observed[iw], 0) + " operations/s", met(c >= 1)},
+			goal{fs + " burst loss, " + obs.name, "nothing inotifywait did not lose; 0 nested missed", fmtNum(f.lost[obs.name], 0) + " missed", "inotifywait: " + fmtNum(f.lost[iw], 0) + " missed", met(f.lost[obs.name] == 0)},
 		)
 	}
 	for _, obs := range observers[2:] {
-		over.goals = append(over.goals, goal{fs + " overhead, " + obs.name, "≤ 1.5×", fmtNum(rate["overhead "+obs.name], 2) + "×", "–", met(rate["overhead "+obs.name] <= 1.5)})
+		over.goals = append(over.goals, goal{fs + " overhead, " + obs.name, "≤ 1.5×", fmtNum(f.overhead[obs.name], 2) + "×", "–", met(f.overhead[obs.name] <= 1.5)})
 	}
 	if noisy {
-		for _, s := range []*section{&tput, &over} {
+		for _, s := range []*section{tput, over} {
 			for i := range s.goals {
 				s.goals[i].met += " (noise: see its table)"
 			}
 		}
 	}
-	return []section{tput, over}
 }
 
 // burstRun prepares a fresh tree in base, starts the observer, waits until
