@@ -312,24 +312,42 @@ func (s *stream) send(line string) {
 
 func (s *stream) next() event.Event {
 	s.t.Helper()
-	s.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-	b, err := s.r.ReadBytes('\n')
+	e, err := s.read()
 	if err != nil {
-		s.t.Fatalf("reading an event: %v (partial %q)", err, b)
-	}
-	var e event.Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		s.t.Fatalf("line %q: %v", b, err)
+		s.t.Fatal(err)
 	}
 	return e
 }
 
-// until reads events until match returns true, and returns them all.
+// read returns the next event, or an error after 15 s without one.
+func (s *stream) read() (event.Event, error) {
+	s.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	b, err := s.r.ReadBytes('\n')
+	if err != nil {
+		return event.Event{}, fmt.Errorf("reading an event at %s: %w (partial %q)", time.Now().Format("15:04:05.000"), err, b)
+	}
+	var e event.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		return event.Event{}, fmt.Errorf("line %q: %w", b, err)
+	}
+	return e, nil
+}
+
+// until reads events until match returns true, and returns them all; on
+// a timeout it fails with the events it read before (what did arrive
+// says which step was lost).
 func (s *stream) until(match func(event.Event) bool) []event.Event {
 	s.t.Helper()
 	var out []event.Event
 	for {
-		e := s.next()
+		e, err := s.read()
+		if err != nil {
+			var seen strings.Builder
+			for _, e := range out {
+				fmt.Fprintf(&seen, "\n  %d %s %s %s", e.Seq, e.Type, e.Path, e.Description)
+			}
+			s.t.Fatalf("%v; read before, in this wait:%s", err, seen.String())
+		}
 		out = append(out, e)
 		if match(e) {
 			return out

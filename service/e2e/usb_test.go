@@ -158,8 +158,8 @@ func TestUSBKeyboardPlugUnplugReplug(t *testing.T) {
 	})
 
 	syscall.Kill(b.daemonPID(), syscall.SIGHUP)
-	b.notify.waitFor("RELOADING=1")
-	b.notify.waitFor("READY=1")
+	b.notify.waitFor("RELOADING=1", b.daemonProc)
+	b.notify.waitFor("READY=1", b.daemonProc)
 
 	b.do("add", "keyboard.umockdev")
 	wantUSB(t, nextUSB(s), event.UsbDeviceInserted, event.Low, map[string]string{

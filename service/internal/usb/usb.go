@@ -141,12 +141,14 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 }
 
 func (w *Watcher) handle(u Uevent, emit func(event.Event)) {
+	w.log.Debug("uevent", "action", u.Action, "devtype", u.Devtype, "syspath", u.Syspath)
 	if u.Devtype != "usb_device" {
 		return
 	}
 	switch u.Action {
 	case "add":
 		if _, dup := w.present[u.Syspath]; dup {
+			w.log.Debug("already present", "syspath", u.Syspath)
 			return // listed by the enumeration, or a repeat
 		}
 		w.appear(Decode(u), FoundHotplug, emit)

@@ -5,7 +5,7 @@
 #
 # It creates a Testbed, adds the --present devices (found by PROG's start-up
 # enumeration), starts PROG with UMOCKDEV_DIR and LD_PRELOAD, then obeys one
-# command a line on stdin, answering "ok CMD" on stderr when done:
+# command a line on stdin, answering "HH:MM:SS.mmm ok CMD" on stderr when done:
 #
 #   add FILE      add the devices described in FILE (umockdev-record format);
 #                 add_from_string already sends their add uevents
@@ -28,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 
 import gi
 
@@ -125,7 +126,8 @@ def main():
             start()
         else:
             sys.exit("testbed.py: unknown command " + cmd)
-        print("ok " + cmd, file=sys.stderr, flush=True)
+        # The time lets a failing test's log be read beside the daemon's.
+        print(datetime.now().strftime("%H:%M:%S.%f")[:-3] + " ok " + cmd, file=sys.stderr, flush=True)
     sys.exit(stop())
 
 
