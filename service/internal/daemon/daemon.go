@@ -282,7 +282,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 	d.startWatchdog(ctx)
-	giveBackStartup()
+	d.giveBackStartup()
 
 	for {
 		select {
@@ -297,17 +297,24 @@ func (d *daemon) run(ctx context.Context) error {
 			sddaemon.SdNotify(false, sddaemon.SdNotifyReloading)
 			d.reload(ctx, mons)
 			sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
+			d.giveBackStartup()
 		}
 	}
 }
 
-// giveBackStartup returns to the kernel what start-up used and the idle
-// daemon does not: the garbage of the configuration, the inventories and
-// the eBPF load, and the goroutine stacks that grew for them (a collection
-// shrinks a stack to half when a quarter would do, so two).
-func giveBackStartup() {
+// giveBackStartup returns to the kernel what start-up (or a reload) used
+// and the idle daemon does not: the garbage of the configuration, the
+// inventories and the eBPF load, the goroutine stacks that grew for them (a
+// collection shrinks a stack to half when a quarter would do, so two), and
+// the pages of code only start-up ran.
+func (d *daemon) giveBackStartup() {
 	runtime.GC()
 	debug.FreeOSMemory()
+	if n, err := pageOutCode(); err != nil {
+		d.log.Debug("start-up's code stays resident", "err", err)
+	} else {
+		d.log.Debug("start-up's code paged out", "advised_bytes", n)
+	}
 }
 
 // hubOptions reads what the state directory keeps: the sequence-number
