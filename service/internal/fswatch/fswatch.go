@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -113,8 +114,10 @@ type Watcher struct {
 	ready chan struct{} // closed once the initial watches are in place
 
 	// Run's state, touched by Run's goroutine only.
-	ino  *fsnotify.Watcher
-	emit func(event.Event)
+	ino *fsnotify.Watcher
+	// batch is the events Run took in a row, kept for its array.
+	batch []fsnotify.Event
+	emit  func(event.Event)
 	// refs counts, per watched directory, the trees and helpers needing it.
 	refs map[string]int
 	// scanned holds paths reported by a scan. A file created while its
@@ -208,19 +211,37 @@ func (w *Watcher) Run(ctx context.Context, emit func(event.Event)) error {
 			if !ok {
 				return errors.New("cannot read inotify events: the stream ended")
 			}
-			w.handle(ev)
 			// In a burst more are queued: taken without the three-way
 			// select (a tenth of the watcher's CPU in a burst), a batch
-			// at a time so that ctx and errors are still seen.
+			// at a time so that ctx and errors are still seen; the batch
+			// also tells created what a file is (see typeAhead).
+			batch := append(w.batch[:0], ev)
+			closed := false
 			for range drainBatch {
 				ev, ok, more := next(ino.Events)
 				if !more {
 					break
 				}
 				if !ok {
-					return errors.New("cannot read inotify events: the stream ended")
+					closed = true
+					break
 				}
-				w.handle(ev)
+				batch = append(batch, ev)
+			}
+			for i, ev := range batch {
+				w.handle(ev, batch[i+1:])
+			}
+			clear(batch) // the names are garbage once handled
+			w.batch = batch
+			if closed {
+				return errors.New("cannot read inotify events: the stream ended")
+			}
+			if len(batch) > drainBatch {
+				// A full batch: a burst. Let the sinks and clients run
+				// before reading on, so the burst waits in the kernel's
+				// inotify queue rather than in their queues on the heap
+				// (a storm's peak: 39.6 MB without, 35.1 MB with).
+				runtime.Gosched()
 			}
 		case err, ok := <-ino.Errors:
 			switch {
@@ -250,7 +271,8 @@ func next(events <-chan fsnotify.Event) (ev fsnotify.Event, ok, more bool) {
 	}
 }
 
-func (w *Watcher) handle(ev fsnotify.Event) {
+// handle acts on ev; after holds the events queued behind it.
+func (w *Watcher) handle(ev fsnotify.Event, after []fsnotify.Event) {
 	p := filepath.Clean(ev.Name) // a watch on "/" names its entries "//x"
 	if w.refs[filepath.Dir(p)] == 0 && w.refs[p] == 0 {
 		// Queued by a watch dropped since, under a name that is stale
@@ -265,7 +287,11 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 		w.removed(p, moved)
 	}
 	if ev.Has(fsnotify.Create) {
-		w.created(p)
+		isDir, known := typeAhead(ev.Name, after)
+		if !known {
+			isDir = isDirNow(p)
+		}
+		w.created(p, isDir)
 	}
 	if ev.Has(fsnotify.Write) {
 		w.report(p, modified, false, "")
@@ -275,10 +301,28 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 	}
 }
 
-func (w *Watcher) created(p string) {
+// typeAhead tells whether the entry just created as name is a directory
+// from the events queued behind its creation, without a system call (the
+// Lstat was a tenth of a burst's CPU; fsnotify does not pass IN_ISDIR on):
+// only a file is written, and an entry removed or renamed since is gone, as
+// an Lstat would find. known is false when no queued event says.
+func typeAhead(name string, after []fsnotify.Event) (isDir, known bool) {
+	for _, e := range after {
+		if e.Name == name && (e.Has(fsnotify.Write) || e.Has(fsnotify.Remove) || e.Has(fsnotify.Rename)) {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// isDirNow tells whether p is a directory (not a link to one) now.
+func isDirNow(p string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
+func (w *Watcher) created(p string, isDir bool) {
 	w.selfMoves.take(p)
-	fi, err := os.Lstat(p)
-	isDir := err == nil && fi.IsDir()
 	if !w.scanned.take(p) {
 		w.report(p, created, isDir, "")
 	}

@@ -585,3 +585,44 @@ func TestTouchIsOneEvent(t *testing.T) {
 		t.Errorf("touch gave %d events:\n%s", n, dump(h.got))
 	}
 }
+
+// TestTypeOfQueuedCreations holds the watcher while entries are created,
+// so that their events are taken as one batch, where a file's type comes
+// from the events behind its creation rather than from an Lstat: the
+// directories must still be told apart and watched.
+func TestTypeOfQueuedCreations(t *testing.T) {
+	root := t.TempDir()
+	hold, release := filepath.Join(root, "hold"), make(chan struct{})
+	h := startWith(t, options{onEmit: func(e event.Event) {
+		if e.Path == hold {
+			<-release
+		}
+	}}, config.Watch{Path: root, Recursive: true})
+	writeFile(t, hold)
+	must(t, os.Mkdir(filepath.Join(root, "d1"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "f1"), []byte("written"), 0o644))
+	must(t, os.Mkdir(filepath.Join(root, "d2"), 0o755))
+	must(t, os.WriteFile(filepath.Join(root, "g"), []byte("gone"), 0o644))
+	must(t, os.Remove(filepath.Join(root, "g")))
+	must(t, os.Mkdir(filepath.Join(root, "gonedir"), 0o755))
+	must(t, os.Remove(filepath.Join(root, "gonedir")))
+	close(release)
+	for _, d := range []string{"d1", "d2"} {
+		e := h.waitEvent(event.FileCreate, filepath.Join(root, d))
+		if e.Metadata["is_dir"] != "true" {
+			t.Errorf("%s: is_dir = %q, want true", d, e.Metadata["is_dir"])
+		}
+		writeFile(t, filepath.Join(root, d, "inside"))
+		h.waitEvent(event.FileCreate, filepath.Join(root, d, "inside")) // it is watched
+	}
+	for p, n := range map[string]int{"f1": 1, "g": 1, "gonedir": 1} {
+		if got := creations(h.settle())[filepath.Join(root, p)]; got != n {
+			t.Errorf("%s reported created %d times, want %d", p, got, n)
+		}
+	}
+	for _, e := range h.got {
+		if base := filepath.Base(e.Path); (base == "f1" || base == "g") && e.Metadata["is_dir"] != "" {
+			t.Errorf("%s %s: is_dir = %q, want none", e.Type, e.Path, e.Metadata["is_dir"])
+		}
+	}
+}
