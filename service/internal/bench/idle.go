@@ -254,7 +254,9 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 			"to drop the pages of its read-only file mappings that it alone maps (madvise MADV_RANDOM, then MADV_PAGEOUT: "+
 			"the configuration's parser, the inventories, the eBPF loader ran once), and a page it needs again comes "+
 			"back alone, not with the whole large folio around it (this kernel's page cache maps up to 1 MB on one "+
-			"fault without MADV_RANDOM). The column after the events is its working set: RSS once each daemon has "+
+			"fault without MADV_RANDOM). The kernel does this only for a file the process owns or may write (or with "+
+			"CAP_FOWNER): here the daemon runs as root; under the NixOS module (user secmon, a root-owned executable in the "+
+			"store) it keeps its start-up pages, and RSS is this figure plus about 3 to 4 MB. The column after the events is its working set: RSS once each daemon has "+
 			"reported %d files created, written and deleted in its tree (a client counts them). RssAnon is the process's own memory.",
 			fmtMB(sec["exe"]), fmtMB(sec["exeSize"]), 100*sec["exe"]/sec["exeSize"], fmtMB(fl["exe"]), fmtMB(fl["exeSize"]), 100*fl["exe"]/fl["exeSize"], workFiles))
 	}
