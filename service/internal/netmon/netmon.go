@@ -331,7 +331,7 @@ func (w *Watcher) inventory(p *probe) int {
 		l := &listener{proto: s.Proto, addr: s.Addr.Unmap(), port: s.Port, proc: proc}
 		w.remember(s.Cookie, l)
 		if p != nil && s.Proto == "udp" {
-			if err := p.maps.Maps["udp_bound"].Put(s.Cookie, uint8(1)); err != nil {
+			if err := p.udpBound.Put(s.Cookie, uint8(1)); err != nil {
 				w.log.Warn("the end of this UDP socket will not be seen", "port", s.Port, "err", err)
 			}
 		}

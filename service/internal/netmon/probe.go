@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -16,14 +17,45 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// probe is the loaded eBPF side: programs attached, the ring buffer open.
+// probe is the loaded eBPF side as the daemon holds it: programs attached,
+// the ring buffer open.
 type probe struct {
-	maps   *ebpf.Collection // the maps (and global variables) all programs share
-	progs  []*ebpf.Program
-	links  []link.Link
-	reader *ringbuf.Reader
+	events   *ebpf.Map // the ring buffer
+	udpBound *ebpf.Map // the UDP sockets whose release is reported
+	reader   *ringbuf.Reader
+	// held keeps the programs attached and the maps alive (links, maps,
+	// and loaded in process the programs); closing them detaches.
+	held []io.Closer
 	// missing names what could not be loaded or attached and so is not seen.
 	missing []string
+}
+
+// attached is what attach loaded: the maps, the programs and their links.
+type attached struct {
+	maps  *ebpf.Collection // the maps (and global variables) all programs share
+	progs []*ebpf.Program
+	links []attachedLink
+	// missing names what could not be loaded or attached and so is not seen.
+	missing []string
+}
+
+// attachedLink is a link with its descriptor: only a bpf_link, which
+// detaches when its last descriptor closes, may be handed to the daemon.
+type attachedLink struct {
+	link.Link
+	fd int
+}
+
+// withFD returns l as an attachedLink, or closes it (detaching the
+// program) when it has no descriptor of its own: cgroup programs on a
+// kernel before 5.7 are attached by the old interface, which only an
+// explicit detach undoes.
+func withFD(l link.Link) (attachedLink, error) {
+	if f, ok := l.(interface{ FD() int }); ok {
+		return attachedLink{l, f.FD()}, nil
+	}
+	l.Close()
+	return attachedLink{}, errors.New("no bpf_link for it (Linux 5.7 or later)")
 }
 
 // effectiveCaps is this thread's effective capability set (the daemon's
@@ -80,12 +112,12 @@ func cgroup2Root() string {
 	return ""
 }
 
-// loadProbe loads the programs for the namespace given by its inode and
+// attach loads the programs for the namespace given by its inode and
 // cookie, and attaches them. Each part is loaded on its own, so a kernel
 // without one tracepoint (icmp:icmp_send is from Linux 6.10) or a daemon
 // without CAP_NET_ADMIN loses only that part, listed in missing. It fails
 // when the core (sock:inet_sock_set_state) cannot be had.
-func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
+func attach(netnsIno uint32, netnsCookie uint64) (*attached, error) {
 	// Only kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; this is
 	// a no-op on later ones.
 	_ = rlimit.RemoveMemlock()
@@ -105,7 +137,7 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create eBPF maps: %w", explain(err, true))
 	}
-	p := &probe{maps: maps}
+	p := &attached{maps: maps}
 	cache := btf.NewCache() // the kernel's BTF, parsed once for all programs
 	load := func(name string) (*ebpf.Program, error) {
 		one := spec.Copy()
@@ -119,7 +151,7 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 		p.progs = append(p.progs, prog)
 		return prog, nil
 	}
-	fail := func(err error) (*probe, error) {
+	fail := func(err error) (*attached, error) {
 		p.close()
 		return nil, err
 	}
@@ -133,9 +165,12 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 	} {
 		tracepoint := strings.TrimPrefix(spec.Programs[tp.prog].SectionName, "tp_btf/")
 		prog, err := load(tp.prog)
-		var l link.Link
+		var l attachedLink
 		if err == nil {
-			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+			var tl link.Link
+			if tl, err = link.AttachTracing(link.TracingOptions{Program: prog}); err == nil {
+				l, err = withFD(tl)
+			}
 		}
 		if err != nil {
 			err = explain(err, false)
@@ -152,7 +187,7 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 	if cgRoot := cgroup2Root(); cgRoot == "" {
 		p.missing = append(p.missing, "UDP binds and their release (no cgroup v2 hierarchy is mounted)")
 	} else {
-		var links []link.Link
+		var links []attachedLink
 		for _, cg := range []struct {
 			prog   string
 			attach ebpf.AttachType
@@ -164,9 +199,12 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 			{"sock_release", ebpf.AttachCgroupInetSockRelease},
 		} {
 			prog, err := load(cg.prog)
-			var l link.Link
+			var l attachedLink
 			if err == nil {
-				l, err = link.AttachCgroup(link.CgroupOptions{Path: cgRoot, Attach: cg.attach, Program: prog})
+				var cl link.Link
+				if cl, err = link.AttachCgroup(link.CgroupOptions{Path: cgRoot, Attach: cg.attach, Program: prog}); err == nil {
+					l, err = withFD(cl)
+				}
 			}
 			if err != nil {
 				for _, l := range links {
@@ -181,11 +219,28 @@ func loadProbe(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 		p.links = append(p.links, links...)
 	}
 
-	rd, err := ringbuf.NewReader(maps.Maps["events"])
+	return p, nil
+}
+
+// loadProbeHere attaches the programs in this process (when no loader can
+// be started) and opens the ring buffer.
+func loadProbeHere(netnsIno uint32, netnsCookie uint64) (*probe, error) {
+	a, err := attach(netnsIno, netnsCookie)
 	if err != nil {
-		return fail(fmt.Errorf("cannot open the eBPF ring buffer: %w", err))
+		return nil, err
 	}
-	p.reader = rd
+	p := &probe{events: a.maps.Maps["events"], udpBound: a.maps.Maps["udp_bound"], missing: a.missing}
+	for _, l := range a.links {
+		p.held = append(p.held, l)
+	}
+	for _, prog := range a.progs {
+		p.held = append(p.held, prog)
+	}
+	p.held = append(p.held, closer(a.maps.Close))
+	if p.reader, err = ringbuf.NewReader(p.events); err != nil {
+		p.close()
+		return nil, fmt.Errorf("cannot open the eBPF ring buffer: %w", err)
+	}
 	// Loading parsed the kernel's BTF (several MB, garbage now): give the
 	// memory back at once rather than keep it while idle.
 	debug.FreeOSMemory()
@@ -220,11 +275,22 @@ func (p *probe) close() {
 	if p.reader != nil {
 		p.reader.Close()
 	}
-	for _, l := range p.links {
+	for _, c := range p.held {
+		c.Close()
+	}
+}
+
+// closer makes a Close without an error an io.Closer.
+type closer func()
+
+func (c closer) Close() error { c(); return nil }
+
+func (a *attached) close() {
+	for _, l := range a.links {
 		l.Close()
 	}
-	for _, prog := range p.progs {
+	for _, prog := range a.progs {
 		prog.Close()
 	}
-	p.maps.Close()
+	a.maps.Close()
 }
