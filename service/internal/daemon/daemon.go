@@ -282,7 +282,11 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
 	d.startWatchdog(ctx)
-	d.giveBackStartup()
+	// Not at once: the sinks are still writing start-up's events (every
+	// monitor's status, the inventories) and would fault back in the code
+	// that writes them.
+	giveBack := time.AfterFunc(startupSettles, d.giveBackStartup)
+	defer giveBack.Stop()
 
 	for {
 		select {
@@ -297,10 +301,14 @@ func (d *daemon) run(ctx context.Context) error {
 			sddaemon.SdNotify(false, sddaemon.SdNotifyReloading)
 			d.reload(ctx, mons)
 			sddaemon.SdNotify(false, sddaemon.SdNotifyReady+"\n"+d.status.text())
-			d.giveBackStartup()
+			giveBack.Reset(startupSettles)
 		}
 	}
 }
+
+// startupSettles is how long after READY (or a reload) the daemon gives
+// start-up's memory back: its own events are written by then.
+const startupSettles = 2 * time.Second
 
 // giveBackStartup returns to the kernel what start-up (or a reload) used
 // and the idle daemon does not: the garbage of the configuration, the
