@@ -24,6 +24,9 @@ type daemonOpts struct {
 	// allMonitors turns on every monitor in [monitors], not only the
 	// filesystem.
 	allMonitors bool
+	// also turns on this monitor beside the filesystem (without
+	// allMonitors).
+	also string
 	// bus starts a private session bus for the daemon's D-Bus sink.
 	bus bool
 	// netns runs the daemon in a network namespace of its own (root):
@@ -50,6 +53,18 @@ type daemonProc struct {
 	// nothing while it measures.
 	logPath string
 	startup time.Duration // start → READY=1
+}
+
+// optionalMonitors are the monitors besides the filesystem's.
+var optionalMonitors = []string{"network", "usb", "camera", "microphone", "ssh"}
+
+// monitorsOn is the [monitors] lines after filesystem for o.
+func monitorsOn(o daemonOpts) string {
+	var b strings.Builder
+	for _, m := range optionalMonitors {
+		fmt.Fprintf(&b, "%s = %v\n", m, o.allMonitors || m == o.also)
+	}
+	return b.String()
 }
 
 // startDaemon writes a configuration, starts secmon-daemon on it and waits
@@ -80,17 +95,13 @@ dbus = %q
 
 [monitors]
 filesystem = true
-network = %[4]v
-usb = %[4]v
-camera = %[4]v
-microphone = %[4]v
-ssh = %[4]v
+%[4]s
 
 [[watches]]
 path = %[5]q
 description = "bench tree"
 recursive = true
-%[6]s`, d.socket, filepath.Join(dir, "state"), busMode, o.allMonitors, o.tree, sev)
+%[6]s`, d.socket, filepath.Join(dir, "state"), busMode, monitorsOn(o), o.tree, sev)
 	config := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(config, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -268,7 +268,57 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 	if math.IsNaN(sec["calls"]) {
 		s.goals[3].secmon, s.goals[3].met = "not measured (no strace)", "–"
 	}
-	return []section{s}
+	return []section{s, b.perMonitor(ctx, tree, sec)}
+}
+
+// fmtAdded is a difference of memory; within 0.1 MB of nothing, "≈ 0".
+func fmtAdded(d float64) string {
+	if math.Abs(d) < 0.1*(1<<20) {
+		return "≈ 0"
+	}
+	return fmtMB(d)
+}
+
+// perMonitor measures the idle daemon's memory with the filesystem monitor
+// alone and with each other monitor beside it, one daemon at a time.
+func (b *bench) perMonitor(ctx context.Context, tree string, all map[string]float64) section {
+	const title = "Idle memory per monitor"
+	s := section{
+		title: title,
+		how: fmt.Sprintf("One secmon-daemon at a time, as in the idle figure (the same tree, its own network namespace, "+
+			"bus and copy of the executable), with the filesystem monitor alone and then with one more monitor; RSS and "+
+			"RssAnon %v after READY (the daemon gives start-up's memory back 2 s after it). One run each: the idle "+
+			"figure's spread (±0.3 MB) applies.", fmtDur(b.opts.settle)),
+		header: []string{"monitors", "RSS", "RssAnon", "RssAnon added"},
+	}
+	var base float64
+	for _, also := range append([]string{""}, optionalMonitors...) {
+		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, also: also, bus: true, netns: true, ownCopy: true})
+		if err != nil {
+			return failed(title, err)
+		}
+		err = sleep(ctx, b.opts.settle)
+		m, merr := readMemory(d.pid())
+		if serr := d.stop(); err == nil {
+			err = serr
+		}
+		if err == nil {
+			err = merr
+		}
+		if err != nil {
+			return failed(title, err)
+		}
+		name, added := "filesystem", "–"
+		if also == "" {
+			base = float64(m.Anon)
+		} else {
+			name += " + " + also
+			added = fmtAdded(float64(m.Anon) - base)
+		}
+		s.rows = append(s.rows, []string{name, fmtMB(float64(m.RSS)), fmtMB(float64(m.Anon)), added})
+	}
+	s.rows = append(s.rows, []string{"all (the idle figure's median)", fmtMB(all["rss"]), fmtMB(all["anon"]), fmtAdded(all["anon"] - base)})
+	return s
 }
 
 // workFiles is how many files afterWork creates, writes and deletes.
