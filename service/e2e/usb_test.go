@@ -166,3 +166,37 @@ func TestUSBKeyboardPlugUnplugReplug(t *testing.T) {
 		"vendor_id": "046d", "serial": "KB0042", "known": "true", "found_by": "hotplug",
 	})
 }
+
+// A SIGTERM to the testbed stops it and the daemon whichever of its
+// threads the kernel gives the signal to. Python runs its handler only on
+// the main thread; a signal taken by one of GLib's threads used to leave
+// the main thread blocked reading commands, and the harness waited 15 s
+// for an exit that never came (TestUSBKeyboardPlugUnplugReplug's rare
+// failure). tgkill sends it to another thread on purpose.
+func TestTestbedStopsOnSIGTERMToAnyThread(t *testing.T) {
+	e := newEnv(t)
+	e.usb = true
+	e.writeConfig(t, "")
+	b := startUSBDaemon(t, e)
+	py := b.cmd.Process.Pid
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(py) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := 0
+	for _, task := range tasks {
+		if tid, _ := strconv.Atoi(task.Name()); tid != py {
+			other = tid
+			break
+		}
+	}
+	if other == 0 {
+		t.Skip("the testbed runs one thread here: no other thread to take the signal")
+	}
+	if err := syscall.Tgkill(py, other, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.wait(); err != nil {
+		t.Fatalf("testbed (and daemon) after SIGTERM: %v", err)
+	}
+}

@@ -25,6 +25,7 @@
 # SIGTERM to PROG.
 import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -54,6 +55,24 @@ def die_with_parent():
 
 def devpaths(text):
     return ["/sys" + line[3:].strip() for line in text.splitlines() if line.startswith("P: ")]
+
+
+def lines(wake_r):
+    """The lines of stdin, waiting in select so that a signal wakes it."""
+    buf = b""
+    while True:
+        ready, _, _ = select.select([0, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 64)  # the handler runs before the next line
+        if 0 not in ready:
+            continue
+        data = os.read(0, 4096)
+        if not data:
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode()
 
 
 def main():
@@ -93,9 +112,17 @@ def main():
     def on_term(signum, frame):
         sys.exit(stop())
 
+    # Python runs a signal's handler on the main thread only, at its next
+    # bytecode; the kernel may give a SIGTERM to one of GLib's threads, and
+    # a main thread blocked reading stdin would then never see it. The
+    # wake-up fd makes any signal wake the select below, where the handler
+    # then runs.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGTERM, on_term)
     start()
-    for line in sys.stdin:
+    for line in lines(wake_r):
         words = line.split()
         if not words:
             continue
