@@ -144,14 +144,14 @@ func loadProbeByLoader(netnsIno uint32, netnsCookie uint64) (*probe, error) {
 	for _, fd := range fds[2:] {
 		p.held = append(p.held, os.NewFile(uintptr(fd), "bpf link"))
 	}
+	// NewMapFromFD owns the descriptor it is given, even when it fails.
 	if p.events, err = ebpf.NewMapFromFD(fds[0]); err != nil {
-		closeAll(fds[:2])
+		unix.Close(fds[1])
 		p.close()
 		return nil, fmt.Errorf("cannot use the eBPF ring buffer: %w", err)
 	}
 	p.held = append(p.held, p.events)
 	if p.udpBound, err = ebpf.NewMapFromFD(fds[1]); err != nil {
-		unix.Close(fds[1])
 		p.close()
 		return nil, fmt.Errorf("cannot use the eBPF map udp_bound: %w", err)
 	}

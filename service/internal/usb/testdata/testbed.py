@@ -68,6 +68,8 @@ def lines(wake_r):
             continue
         data = os.read(0, 4096)
         if not data:
+            if buf:
+                yield buf.decode()  # a last line without its newline
             return
         buf += data
         while b"\n" in buf:
