@@ -321,7 +321,7 @@ func (d *daemon) giveBackStartup() {
 	if n, err := pageOutCode(); err != nil {
 		d.log.Debug("start-up's code stays resident", "err", err)
 	} else {
-		d.log.Debug("start-up's code paged out", "advised_bytes", n)
+		d.log.Debug("start-up's code unmapped", "bytes", n)
 	}
 }
 

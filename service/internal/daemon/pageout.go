@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"bytes"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,61 +10,141 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pageOutCode asks the kernel to drop the pages of the daemon's read-only
-// file mappings (its executable, libudev, libsystemd) that it alone holds:
-// start-up ran much code the idle daemon never runs again (the
-// configuration's parser, the inventories, the eBPF loader and its BTF
-// parse), about 6 MB of RSS, and the kernel would keep those pages
-// resident until memory runs short. MADV_RANDOM first: a page the daemon
-// needs later comes back alone on its first use (about 1 ms more for the
-// first event after start), not with the up-to-1 MB folio the page cache
-// would read around it. Pages another process maps too (libc) are left
-// alone by the kernel, and so is a file the daemon neither owns nor may
-// write (without CAP_FOWNER): it works for root and for a user running
-// their own build (user mode as nobody, own copy: RSS 13.3 -> 6.5 MB), not
-// for the NixOS module's secmon user, whose executable is root's in the
-// store; there the call changes nothing. It returns the bytes advised.
-// Without MADV_PAGEOUT (Linux before 5.4) nothing happens and the error
-// says so.
+// pageOutCode gives back the pages of the daemon's read-only file mappings
+// (its executable, libudev, libsystemd): start-up ran much code the idle
+// daemon never runs again (the configuration's parser, the inventories,
+// the eBPF loader and its BTF parse), about 6 MB of RSS, and the kernel
+// would keep those pages mapped until memory runs short. For each mapping:
+//   - MADV_RANDOM: a page the daemon needs later comes back alone on its
+//     first use, not with the up-to-1 MB folio readahead would bring.
+//   - MADV_PAGEOUT: reclaims the pages no other process maps, from the
+//     page cache too. The kernel does it only for a file the process owns
+//     or may write (or with CAP_FOWNER): root, or a user running their own
+//     build. Linux 5.4 and later.
+//   - MADV_DONTNEED on its pages that are the file's (pagemap): unmaps
+//     what is left from the daemon — all of it for the NixOS module's
+//     user secmon, who runs the store's root-owned executable and for whom
+//     MADV_PAGEOUT changes nothing. A page the daemon has written (a
+//     library's relocations, made read-only after) is its own copy, which
+//     MADV_DONTNEED would throw away: it stays.
+//
+// Unmapped pages stay in the page cache, where the kernel keeps them in
+// large folios, and a fault maps back the whole folio around the page it
+// needs; so the executable's pages that no process maps any more are
+// dropped from the cache too (POSIX_FADV_DONTNEED, which only needs the
+// file open for reading), and come back one at a time as the daemon uses
+// them. It returns the bytes unmapped.
 func pageOutCode() (int, error) {
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("cannot list the daemon's mappings: %w", err)
 	}
+	pagemap, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return 0, fmt.Errorf("cannot read the daemon's page map: %w", err)
+	}
+	defer pagemap.Close()
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return 0, fmt.Errorf("cannot open the daemon's executable: %w", err)
+	}
+	defer exe.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(exe.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("cannot stat the daemon's executable: %w", err)
+	}
 	advised := 0
 	for line := range bytes.Lines(maps) {
-		lo, hi, ok := readOnlyFileMapping(line)
+		m, ok := readOnlyFileMapping(line)
 		if !ok {
 			continue
 		}
-		unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_RANDOM) // a hint: its failure changes nothing
-		_, _, e := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_PAGEOUT)
-		if e == unix.EINVAL && advised == 0 {
-			return 0, errors.New("cannot page out start-up's code: this kernel has no MADV_PAGEOUT")
+		n := m.hi - m.lo
+		unix.Syscall(unix.SYS_MADVISE, m.lo, n, unix.MADV_RANDOM)  // a hint: its failure changes nothing
+		unix.Syscall(unix.SYS_MADVISE, m.lo, n, unix.MADV_PAGEOUT) // EINVAL before 5.4, nothing when not allowed
+		runs, err := filePageRuns(pagemap, m.lo, m.hi)
+		if err != nil {
+			return advised, fmt.Errorf("cannot read the page map of %#x-%#x: %w", m.lo, m.hi, err)
 		}
-		if e == 0 {
-			advised += int(hi - lo)
+		for _, r := range runs {
+			if _, _, e := unix.Syscall(unix.SYS_MADVISE, r[0], r[1]-r[0], unix.MADV_DONTNEED); e == 0 {
+				advised += int(r[1] - r[0])
+			}
+		}
+		if m.dev == st.Dev && m.ino == st.Ino {
+			unix.Fadvise(int(exe.Fd()), int64(m.off), int64(n), unix.FADV_DONTNEED) // a hint too
 		}
 	}
 	return advised, nil
 }
 
+// Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
+const (
+	pagePresent = 1 << 63
+	pageSwapped = 1 << 62
+	pageFile    = 1 << 61 // a page of a file (or shared memory), not a private copy
+)
+
+// filePageRuns returns the address ranges within lo-hi that hold no private
+// copy of a page (one the process wrote, in memory or swapped out): those
+// MADV_DONTNEED may drop, as the file gives back what they hold.
+func filePageRuns(pagemap *os.File, lo, hi uintptr) ([][2]uintptr, error) {
+	size := uintptr(os.Getpagesize())
+	buf := make([]byte, (hi-lo)/size*8)
+	if _, err := pagemap.ReadAt(buf, int64(lo/size*8)); err != nil {
+		return nil, err
+	}
+	var runs [][2]uintptr
+	start := lo
+	for i := uintptr(0); i < (hi-lo)/size; i++ {
+		e := binary.NativeEndian.Uint64(buf[i*8:])
+		own := e&pageSwapped != 0 || e&pagePresent != 0 && e&pageFile == 0
+		at := lo + i*size
+		if own {
+			if at > start {
+				runs = append(runs, [2]uintptr{start, at})
+			}
+			start = at + size
+		}
+	}
+	if hi > start {
+		runs = append(runs, [2]uintptr{start, hi})
+	}
+	return runs, nil
+}
+
+// fileMapping is one line of /proc/PID/maps that maps a file.
+type fileMapping struct {
+	lo, hi, off uintptr
+	dev, ino    uint64
+}
+
 // readOnlyFileMapping reads one /proc/PID/maps line ("lo-hi perms offset
 // dev inode path") and says whether it maps a file without write
 // permission, and where.
-func readOnlyFileMapping(line []byte) (lo, hi uintptr, ok bool) {
+func readOnlyFileMapping(line []byte) (fileMapping, bool) {
 	f := bytes.Fields(line)
 	if len(f) < 6 || f[5][0] != '/' || len(f[1]) < 2 || f[1][1] == 'w' {
-		return 0, 0, false
+		return fileMapping{}, false
 	}
 	a, b, found := bytes.Cut(f[0], []byte("-"))
-	if !found {
-		return 0, 0, false
+	major, minor, found2 := bytes.Cut(f[3], []byte(":"))
+	if !found || !found2 {
+		return fileMapping{}, false
 	}
 	l, err1 := strconv.ParseUint(string(a), 16, 64)
 	h, err2 := strconv.ParseUint(string(b), 16, 64)
-	if err1 != nil || err2 != nil || h <= l {
-		return 0, 0, false
+	off, err3 := strconv.ParseUint(string(f[2]), 16, 64)
+	maj, err4 := strconv.ParseUint(string(major), 16, 32)
+	mnr, err5 := strconv.ParseUint(string(minor), 16, 32)
+	ino, err6 := strconv.ParseUint(string(f[4]), 10, 64)
+	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+		if err != nil {
+			return fileMapping{}, false
+		}
 	}
-	return uintptr(l), uintptr(h), true
+	if h <= l {
+		return fileMapping{}, false
+	}
+	return fileMapping{lo: uintptr(l), hi: uintptr(h), off: uintptr(off), dev: unix.Mkdev(uint32(maj), uint32(mnr)), ino: ino}, true
 }
