@@ -7,9 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -36,6 +41,11 @@ type daemonOpts struct {
 	// machine with one daemon: once ready it pages out the code only
 	// start-up ran, which the kernel does for pages no other process maps.
 	ownCopy bool
+	// asService runs the daemon as the NixOS module does: as an
+	// unprivileged user (here nobody) with the capabilities the module
+	// grants, from an executable that user does not own (root's copy). It
+	// takes root and netns's mount namespace.
+	asService bool
 	// readyTimeout bounds start → READY=1 (default 60 s).
 	readyTimeout time.Duration
 }
@@ -115,14 +125,22 @@ recursive = true
 		env = append(env, "DBUS_SESSION_BUS_ADDRESS="+d.bus.address)
 	}
 	exe := r.binPath("secmon-daemon")
+	cmd := []string{exe, config}
+	if o.asService {
+		if cmd, err = asServiceUser(dir, exe, config); err != nil {
+			d.cleanup()
+			return nil, err
+		}
+	}
 	if o.ownCopy {
 		exe = filepath.Join(dir, "secmon-daemon")
 		if err := copyFile(r.binPath("secmon-daemon"), exe); err != nil {
 			d.cleanup()
 			return nil, err
 		}
+		cmd[slices.Index(cmd, r.binPath("secmon-daemon"))] = exe
 	}
-	name, args, err := r.isolate(exe, config, o.netns)
+	name, args, err := r.isolate(cmd, o.netns)
 	if err != nil {
 		d.cleanup()
 		return nil, err
@@ -172,11 +190,11 @@ recursive = true
 // chroot); the mount that holds /run/systemd/journal is made private
 // instead, so that the tmpfs never reaches the machine's mounts.
 // Both take root.
-func (r *runner) isolate(daemon, config string, netns bool) (string, []string, error) {
+func (r *runner) isolate(cmd []string, netns bool) (string, []string, error) {
 	_, err := os.Stat("/run/systemd/journal/socket")
 	journal := err == nil
 	if !journal && !netns {
-		return daemon, []string{config}, nil
+		return cmd[0], cmd[1:], nil
 	}
 	if os.Geteuid() != 0 {
 		if netns {
@@ -193,7 +211,46 @@ func (r *runner) isolate(daemon, config string, netns bool) (string, []string, e
 		script = `m=$(findmnt -n -o TARGET --target /run/systemd/journal) && mount --make-rprivate "$m" &&
 mount -t tmpfs -o size=64k,mode=0755 tmpfs /run/systemd/journal && ` + script
 	}
-	return "unshare", append(args, "--", "sh", "-c", script, daemon, config), nil
+	return "unshare", append(append(args, "--", "sh", "-c", script), cmd...), nil
+}
+
+// serviceCapabilities are the capabilities nix/module.nix grants with
+// every monitor on.
+const serviceCapabilities = "+dac_read_search,+sys_admin,+sys_ptrace,+bpf,+perfmon,+net_admin"
+
+// asServiceUser returns the command that runs exe on config as the NixOS
+// module does (User=secmon, AmbientCapabilities, --system), with nobody
+// for secmon, and gives dir (the daemon's state, socket and notify socket)
+// to that user.
+func asServiceUser(dir, exe, config string) ([]string, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("running the daemon as the service user takes root: run secmon-bench as root")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return nil, errors.New("running the daemon as the service user takes setpriv (util-linux)")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("running the daemon as the service user takes the user nobody: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	err = filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot give %s to nobody: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return []string{setpriv, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--clear-groups",
+		"--inh-caps=" + serviceCapabilities, "--ambient-caps=" + serviceCapabilities,
+		"--bounding-set=-all," + serviceCapabilities, "--", exe, "--system", config}, nil
 }
 
 func (d *daemonProc) pid() int { return d.p.pid() }

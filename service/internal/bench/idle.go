@@ -92,7 +92,7 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 	var ws []*watched
 	var monitors []string
 	for i := range o.runs {
-		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, allMonitors: true, bus: true, netns: true, ownCopy: true})
+		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, allMonitors: true, bus: true, netns: true, ownCopy: true, asService: true})
 		if err != nil {
 			return []section{failed(title, err)}
 		}
@@ -175,7 +175,7 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 
 	s := section{
 		title: title,
-		how: fmt.Sprintf("%d secmon-daemon processes (all monitors on, one recursive watch over a tree of 1,000 directories, "+
+		how: fmt.Sprintf("%d secmon-daemon processes (all monitors on, run as the NixOS module runs them: user nobody with the module's capabilities, one recursive watch over a tree of 1,000 directories, "+
 			"%s, no client, in a network namespace of its own so that other programs' connections do not wake the network monitor) and %d floors (a Go program with fsnotify on 10 of those directories and a "+
 			"Unix socket listener: service/internal/bench/floor) run side by side. After %v of settling, strace is attached to "+
 			"each (`strace -f -ttt -o FILE -p PID`), and the window starts %v after it has attached to every thread: "+
@@ -250,13 +250,14 @@ func (b *bench) idleFigure(ctx context.Context) []section {
 	}
 	if sec["exeSize"] > 0 && fl["exeSize"] > 0 {
 		s.notes = append(s.notes, fmt.Sprintf("RSS counts the executable's pages mapped into the process: secmon has "+
-			"%s of its %s executable resident (%.0f %%), the floor %s of %s (%.0f %%). Once ready, secmon asks the kernel "+
-			"to drop the pages of its read-only file mappings that it alone maps (madvise MADV_RANDOM, then MADV_PAGEOUT: "+
-			"the configuration's parser, the inventories, the eBPF loader ran once), and a page it needs again comes "+
-			"back alone, not with the whole large folio around it (this kernel's page cache maps up to 1 MB on one "+
-			"fault without MADV_RANDOM). The kernel does this only for a file the process owns or may write (or with "+
-			"CAP_FOWNER): here the daemon runs as root; under the NixOS module (user secmon, a root-owned executable in the "+
-			"store) it keeps its start-up pages, and RSS is this figure plus about 3 to 4 MB. The column after the events is its working set: RSS once each daemon has "+
+			"%s of its %s executable resident (%.0f %%), the floor %s of %s (%.0f %%). Each daemon runs as the NixOS module runs it: as an unprivileged user (nobody for secmon) with the module's "+
+			"capabilities, from a root-owned copy of the executable (setpriv). Once ready, secmon gives back the pages of its "+
+			"read-only file mappings (the configuration's parser, the inventories, the eBPF loader ran once): madvise "+
+			"MADV_RANDOM, MADV_PAGEOUT (which the kernel does only for a file the process owns or may write: nothing here), "+
+			"MADV_DONTNEED on the pages that are the file's (a page it wrote, a library's relocations, stays), then "+
+			"POSIX_FADV_DONTNEED on its executable: this kernel keeps a file's page cache in large folios and a fault maps "+
+			"a whole folio back, so the folios no process maps leave the cache and come back a page at a time. "+
+			"The column after the events is its working set: RSS once each daemon has "+
 			"reported %d files created, written and deleted in its tree (a client counts them). RssAnon is the process's own memory.",
 			fmtMB(sec["exe"]), fmtMB(sec["exeSize"]), 100*sec["exe"]/sec["exeSize"], fmtMB(fl["exe"]), fmtMB(fl["exeSize"]), 100*fl["exe"]/fl["exeSize"], workFiles))
 	}
@@ -286,14 +287,14 @@ func (b *bench) perMonitor(ctx context.Context, tree string, all map[string]floa
 	s := section{
 		title: title,
 		how: fmt.Sprintf("One secmon-daemon at a time, as in the idle figure (the same tree, its own network namespace, "+
-			"bus and copy of the executable), with the filesystem monitor alone and then with one more monitor; RSS and "+
+			"bus and root-owned copy of the executable, run as nobody with the module's capabilities), with the filesystem monitor alone and then with one more monitor; RSS and "+
 			"RssAnon %v after READY (the daemon gives start-up's memory back 2 s after it). One run each: the idle "+
 			"figure's spread (±0.3 MB) applies.", fmtDur(b.opts.settle)),
 		header: []string{"monitors", "RSS", "RssAnon", "RssAnon added"},
 	}
 	var base float64
 	for _, also := range append([]string{""}, optionalMonitors...) {
-		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, also: also, bus: true, netns: true, ownCopy: true})
+		d, err := b.r.startDaemon(ctx, daemonOpts{tree: tree, also: also, bus: true, netns: true, ownCopy: true, asService: true})
 		if err != nil {
 			return failed(title, err)
 		}
