@@ -25,6 +25,7 @@ import (
 type latClient struct {
 	name  string
 	lat   []time.Duration
+	at    []int64 // unix ns of each receipt
 	seen  []bool
 	count atomic.Int64
 	warm  atomic.Bool
@@ -33,6 +34,33 @@ type latClient struct {
 // latencyRun is one run's latencies, by client.
 type latencyRun struct {
 	clients []*latClient
+	// stages splits the events every client saw at the moment the daemon
+	// made the event, in ms: see latencyStages.
+	stages [3][]float64
+}
+
+// latencyStages are the parts of an event's way, split at the time the
+// daemon made it (its timestamp, which the Event signal carries to the
+// microsecond; the JSON line's has milliseconds only).
+var latencyStages = [3]string{
+	"write → the daemon has made the event (kernel, fsnotify's reader goroutine, the watcher)",
+	"event made → JSON line read by the socket client (hub, client goroutine, socket, the bench's reader)",
+	"event made → Event signal read by the bus client (hub, D-Bus sink, dbus-daemon, the bench's godbus)",
+}
+
+// split fills r.stages from the run's writes.
+func (r *latencyRun) split(w *latencyWrites) {
+	sock, bus := r.clients[0], r.clients[1]
+	ms := func(from, to int64) float64 { return float64(to-from) / 1e6 }
+	for i := range w.n {
+		made := w.made[i]
+		if made == 0 || !sock.seen[i] || !bus.seen[i] {
+			continue
+		}
+		r.stages[0] = append(r.stages[0], ms(w.sent[i].Load(), made))
+		r.stages[1] = append(r.stages[1], ms(made, sock.at[i]))
+		r.stages[2] = append(r.stages[2], ms(made, bus.at[i]))
+	}
 }
 
 // latencyClients are the receivers, in the table's order: the goals apply
@@ -56,7 +84,7 @@ var latencyClients = []struct {
 func (b *bench) latencyFigure(ctx context.Context) []section {
 	const title = "Latency"
 	o := b.opts
-	var runs []latencyRun
+	var runs []*latencyRun
 	for i := range o.runs {
 		r, err := b.latencyRun(ctx, i)
 		if err != nil {
@@ -116,13 +144,37 @@ func (b *bench) latencyFigure(ctx context.Context) []section {
 	for i := range s.goals {
 		s.goals[i].floor = floorP99
 	}
-	return []section{s}
+	return []section{s, stagesSection(runs)}
+}
+
+// stagesSection is where an event's time goes, in the same runs.
+func stagesSection(runs []*latencyRun) section {
+	s := section{
+		title: "Latency: where the time goes",
+		how: "The same runs, each event that reached both secmon clients split at the time the daemon made it " +
+			"(the watcher's clock reading when it reports the change; the Event signal carries it to the microsecond). " +
+			"The first part is the same for both clients. The median of the runs' percentiles.",
+		header: []string{"stage", "p50", "p90", "p99", "events"},
+	}
+	ms := func(x float64) string { return fmtNum(x, 3) + " ms" }
+	for k, name := range latencyStages {
+		var p50, p90, p99, n []float64
+		for _, r := range runs {
+			p50 = append(p50, Percentile(r.stages[k], 50))
+			p90 = append(p90, Percentile(r.stages[k], 90))
+			p99 = append(p99, Percentile(r.stages[k], 99))
+			n = append(n, float64(len(r.stages[k])))
+		}
+		s.rows = append(s.rows, []string{name, medianCell(p50, ms), medianCell(p90, ms), medianCell(p99, ms),
+			medianCell(n, func(x float64) string { return fmtNum(x, 0) })})
+	}
+	return s
 }
 
 // latencyRun starts the three receivers on a fresh tree, waits until each
 // has seen a first event, makes the steady writes and matches what each
 // receiver got to them.
-func (b *bench) latencyRun(ctx context.Context, run int) (latencyRun, error) {
+func (b *bench) latencyRun(ctx context.Context, run int) (*latencyRun, error) {
 	n := b.opts.latencyEvents
 	res := newLatencyRun(n)
 	tree, cleanup := b.treeDir(b.r.dir, "latency-"+strconv.Itoa(run))
@@ -155,19 +207,20 @@ func (b *bench) latencyRun(ctx context.Context, run int) (latencyRun, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	res.split(w)
 	return res, src.d.stop()
 }
 
-func newLatencyRun(n int) latencyRun {
-	var res latencyRun
+func newLatencyRun(n int) *latencyRun {
+	res := &latencyRun{}
 	for _, c := range latencyClients {
-		res.clients = append(res.clients, &latClient{name: c.name, lat: make([]time.Duration, n), seen: make([]bool, n)})
+		res.clients = append(res.clients, &latClient{name: c.name, lat: make([]time.Duration, n), at: make([]int64, n), seen: make([]bool, n)})
 	}
 	return res
 }
 
 // warm is whether every client has seen the warm-up file.
-func (r latencyRun) warm() bool {
+func (r *latencyRun) warm() bool {
 	for _, c := range r.clients {
 		if !c.warm.Load() {
 			return false
@@ -197,11 +250,14 @@ type latencyWrites struct {
 	prefix string
 	warm   string
 	sent   []atomic.Int64 // unix ns, just before the open
-	end    atomic.Int64   // unix ns after the last write; 0 before
+	// made is when the daemon made each event (unix ns, to the
+	// microsecond: the Event signal's timestamp), 0 until its signal came.
+	made []int64
+	end  atomic.Int64 // unix ns after the last write; 0 before
 }
 
 func newLatencyWrites(dir string, n int) *latencyWrites {
-	return &latencyWrites{n: n, prefix: dir + "/f", warm: filepath.Join(dir, "warm"), sent: make([]atomic.Int64, n)}
+	return &latencyWrites{n: n, prefix: dir + "/f", warm: filepath.Join(dir, "warm"), sent: make([]atomic.Int64, n), made: make([]int64, n)}
 }
 
 // latencyIndex is which of n writes path names: prefix followed by its
@@ -230,6 +286,7 @@ func (w *latencyWrites) receive(c *latClient, path string, now int64) bool {
 		return false
 	}
 	c.seen[i] = true
+	c.at[i] = now
 	c.lat[i] = time.Duration(now - w.sent[i].Load())
 	return c.count.Add(1) == int64(w.n)
 }
@@ -327,7 +384,7 @@ func (s *latencySources) close() {
 
 // read starts a goroutine per client, each matching what it receives to
 // w's writes until it has seen them all, has drained, or ctx is done.
-func (s *latencySources) read(ctx context.Context, wg *sync.WaitGroup, w *latencyWrites, res latencyRun) {
+func (s *latencySources) read(ctx context.Context, wg *sync.WaitGroup, w *latencyWrites, res *latencyRun) {
 	sock, bus, floor := res.clients[0], res.clients[1], res.clients[2]
 	drained := latencyDrain.idle(ctx, &w.end)
 	finished := func(c *latClient) func(time.Time) bool {
@@ -345,7 +402,13 @@ func (s *latencySources) read(ctx context.Context, wg *sync.WaitGroup, w *latenc
 				return false
 			}
 			ev, err := secmondbus.DecodeEvent(sig.Body)
-			return err == nil && ev.Type == "FileCreate" && w.receive(bus, ev.Path, now)
+			if err != nil || ev.Type != "FileCreate" {
+				return false
+			}
+			if i, ok := latencyIndex(ev.Path, w.prefix, w.n); ok {
+				w.made[i] = ev.TimestampUsec * 1000
+			}
+			return w.receive(bus, ev.Path, now)
 		}, finished(bus))
 	})
 	if s.iw == nil {
