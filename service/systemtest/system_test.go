@@ -85,6 +85,29 @@ func TestSystem(t *testing.T) {
 		}
 	})
 
+	run("start-up's memory given back", func(t *testing.T) {
+		// Under the shipped unit the daemon runs as secmon from root's
+		// /usr/bin/secmon-daemon, behind its system call filter: two
+		// seconds after READY it gives start-up's code and garbage back.
+		// Its line says its RSS before; /proc says what is left.
+		cursor := journalCursor(m)
+		m.must("systemctl", "restart", "secmon.service")
+		var msg string
+		for _, e := range m.journal(cursor, "the give-back's line", says("secmon.service", "start-up's memory given back")) {
+			if e.of("secmon.service") && strings.Contains(e.get("MESSAGE"), "start-up's memory given back") {
+				msg = e.get("MESSAGE")
+			}
+		}
+		before := kbField(t, msg, "rss_kb_before")
+		pid := m.unit("secmon.service", "MainPID")["MainPID"]
+		status := m.must("cat", "/proc/"+pid+"/status")
+		now := kbField(t, strings.ReplaceAll(status, "VmRSS:\t", "VmRSS="), "VmRSS")
+		t.Logf("%s; VmRSS now %d kB", msg, now)
+		if now > before-2048 {
+			t.Errorf("VmRSS %d kB after the give-back, %d kB before it: want at least 2 MB given back", now, before)
+		}
+	})
+
 	run("socket owner", func(t *testing.T) {
 		// The socket unit's SocketUser/SocketGroup/SocketMode, whatever
 		// the service did when it started.
@@ -625,6 +648,17 @@ func (m *machine) entries(cursor string) []entry {
 		}
 	}
 	return es
+}
+
+// kbField reads "key=N" (N in kB, " kB" may follow) from text.
+func kbField(t *testing.T, text, key string) int {
+	t.Helper()
+	m := regexp.MustCompile(`\b` + key + `=\s*([0-9]+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no %s in %q", key, text)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // journal waits until an entry after cursor matches (journald stores what

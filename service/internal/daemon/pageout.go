@@ -78,6 +78,21 @@ func pageOutCode() (int, error) {
 	return advised, nil
 }
 
+// rssKB is the process's resident set in kB (VmRSS), 0 if unknown.
+func rssKB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	_, v, _ := bytes.Cut(b, []byte("\nVmRSS:"))
+	f := bytes.Fields(v)
+	if len(f) == 0 {
+		return 0
+	}
+	kb, _ := strconv.Atoi(string(f[0]))
+	return kb
+}
+
 // Bits of a /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
 const (
 	pagePresent = 1 << 63
