@@ -323,7 +323,7 @@ func (d *daemon) giveBackStartup() {
 	debug.FreeOSMemory()
 	n, err := pageOutCode()
 	if err != nil {
-		d.log.Warn("start-up's code stays resident", "err", err)
+		d.log.Info("start-up's code stays resident", "err", err)
 	}
 	d.log.Info("start-up's memory given back", "unmapped_kb", n>>10, "rss_kb_before", before, "rss_kb", rssKB())
 }

@@ -44,14 +44,15 @@ func pageOutCode() (int, error) {
 		return 0, fmt.Errorf("cannot read the daemon's page map: %w", err)
 	}
 	defer pagemap.Close()
-	exe, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return 0, fmt.Errorf("cannot open the daemon's executable: %w", err)
-	}
-	defer exe.Close()
+	// An executable one may run but not read (mode 0711) is only
+	// unmapped: its pages stay in the page cache.
 	var st unix.Stat_t
-	if err := unix.Fstat(int(exe.Fd()), &st); err != nil {
-		return 0, fmt.Errorf("cannot stat the daemon's executable: %w", err)
+	exe, err := os.Open("/proc/self/exe")
+	if err == nil {
+		defer exe.Close()
+		if unix.Fstat(int(exe.Fd()), &st) != nil {
+			st = unix.Stat_t{}
+		}
 	}
 	advised := 0
 	for line := range bytes.Lines(maps) {
@@ -71,7 +72,7 @@ func pageOutCode() (int, error) {
 				advised += int(r[1] - r[0])
 			}
 		}
-		if m.dev == st.Dev && m.ino == st.Ino {
+		if st.Ino != 0 && m.dev == st.Dev && m.ino == st.Ino {
 			unix.Fadvise(int(exe.Fd()), int64(m.off), int64(n), unix.FADV_DONTNEED) // a hint too
 		}
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,31 +106,40 @@ func TestPageOutCodeShrinksRSS(t *testing.T) {
 	// A just-built binary's pages are dirty in the page cache, and reclaim
 	// does not write them back: make them clean first, as an installed
 	// binary's are.
-	exe, err := os.Open("/proc/self/exe")
-	if err != nil {
+	// A binary the test may run but not read (TestPageOutCodeAsServiceUser)
+	// was made clean, and checked, by the test that copied it.
+	if exe, err := os.Open("/proc/self/exe"); err == nil {
+		cleanExecutable(t, exe)
+		exe.Close()
+	} else if !errors.Is(err, os.ErrPermission) {
 		t.Fatal(err)
 	}
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(int(exe.Fd()), &fs); err != nil {
-		t.Fatal(err)
-	}
-	if fs.Type == unix.TMPFS_MAGIC {
-		// Its pages are shared memory (RssShmem), which only swap can take.
-		t.Skip("the test binary is on a tmpfs (GOTMPDIR or /tmp): its pages cannot be paged out without swap")
-	}
-	if err := exe.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	exe.Close()
 	before := rssFile(t)
 	n, err := pageOutCode()
 	if err != nil {
-		t.Skip(err) // a kernel before 5.4
+		t.Fatal(err)
 	}
 	after := rssFile(t)
 	t.Logf("advised %d kB; RssFile %d kB → %d kB", n>>10, before, after)
 	if n == 0 || after >= before-1024 {
 		t.Fatalf("RssFile %d kB → %d kB after advising %d kB, want at least 1 MB less", before, after, n>>10)
+	}
+}
+
+// cleanExecutable skips the test if exe is on a tmpfs, where its pages
+// are shared memory (RssShmem) that only swap can take, and writes its
+// pages to disk otherwise.
+func cleanExecutable(t *testing.T, exe *os.File) {
+	t.Helper()
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(exe.Fd()), &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("the test binary is on a tmpfs (GOTMPDIR or /tmp): its pages cannot be paged out without swap")
+	}
+	if err := exe.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -155,8 +165,15 @@ func rssFile(t *testing.T) int {
 // The NixOS module runs the daemon as the user secmon from the store's
 // root-owned executable, where MADV_PAGEOUT does nothing: the page-out must
 // shrink RSS there too. TestPageOutCodeShrinksRSS runs again, as nobody,
-// from a root-owned copy of this test binary.
+// from a root-owned copy of this test binary, readable (0755) and not
+// (0711: it cannot be opened to drop its page cache, only unmapped).
 func TestPageOutCodeAsServiceUser(t *testing.T) {
+	for _, mode := range []os.FileMode{0o755, 0o711} {
+		t.Run(mode.String(), func(t *testing.T) { pageOutAs(t, mode) })
+	}
+}
+
+func pageOutAs(t *testing.T, mode os.FileMode) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root, to run a root-owned copy of the test as another user")
 	}
@@ -177,9 +194,18 @@ func TestPageOutCodeAsServiceUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "daemon.test")
-	if err := os.WriteFile(exe, self, 0o755); err != nil {
+	if err := os.WriteFile(exe, self, mode); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(exe, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanExecutable(t, f)
+	f.Close()
 	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
 		exe, "-test.run=^TestPageOutCodeShrinksRSS$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
