@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,20 +124,19 @@ recursive = true
 		env = append(env, "DBUS_SESSION_BUS_ADDRESS="+d.bus.address)
 	}
 	exe := r.binPath("secmon-daemon")
-	cmd := []string{exe, config}
-	if o.asService {
-		if cmd, err = asServiceUser(dir, exe, config); err != nil {
-			d.cleanup()
-			return nil, err
-		}
-	}
 	if o.ownCopy {
 		exe = filepath.Join(dir, "secmon-daemon")
 		if err := copyFile(r.binPath("secmon-daemon"), exe); err != nil {
 			d.cleanup()
 			return nil, err
 		}
-		cmd[slices.Index(cmd, r.binPath("secmon-daemon"))] = exe
+	}
+	cmd := []string{exe, config}
+	if o.asService {
+		if cmd, err = asServiceUser(dir, exe, config); err != nil {
+			d.cleanup()
+			return nil, err
+		}
 	}
 	name, args, err := r.isolate(cmd, o.netns)
 	if err != nil {
@@ -221,7 +219,7 @@ const serviceCapabilities = "+dac_read_search,+sys_admin,+sys_ptrace,+bpf,+perfm
 // asServiceUser returns the command that runs exe on config as the NixOS
 // module does (User=secmon, AmbientCapabilities, --system), with nobody
 // for secmon, and gives dir (the daemon's state, socket and notify socket)
-// to that user.
+// to that user; exe, if it is in dir, stays root's.
 func asServiceUser(dir, exe, config string) ([]string, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("running the daemon as the service user takes root: run secmon-bench as root")
@@ -237,7 +235,7 @@ func asServiceUser(dir, exe, config string) ([]string, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	err = filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
+		if err != nil || path == exe { // the executable stays root's, as the store's does
 			return err
 		}
 		return os.Lchown(path, uid, gid)
