@@ -314,9 +314,9 @@ const startupSettles = 2 * time.Second
 // and the idle daemon does not: the garbage of the configuration, the
 // inventories and the eBPF load, the goroutine stacks that grew for them (a
 // collection shrinks a stack to half when a quarter would do, so two), and
-// the pages of code only start-up ran.
-// It says so, once per start or reload, with the process's RSS before and
-// after (kB), which the system test reads.
+// the pages of code only start-up ran. It says so, once per start or
+// reload, with the process's RSS before and after (kB), which the system
+// test reads.
 func (d *daemon) giveBackStartup() {
 	before := rssKB()
 	runtime.GC()
@@ -325,7 +325,7 @@ func (d *daemon) giveBackStartup() {
 	if err != nil {
 		d.log.Info("start-up's code stays resident", "err", err)
 	}
-	d.log.Info("start-up's memory given back", "unmapped_kb", n>>10, "rss_kb_before", before, "rss_kb", rssKB())
+	d.log.Info("start-up's memory given back", "advised_kb", n>>10, "rss_kb_before", before, "rss_kb", rssKB())
 }
 
 // hubOptions reads what the state directory keeps: the sequence-number

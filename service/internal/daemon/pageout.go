@@ -33,7 +33,8 @@ import (
 // needs; so the executable's pages that no process maps any more are
 // dropped from the cache too (POSIX_FADV_DONTNEED, which only needs the
 // file open for reading), and come back one at a time as the daemon uses
-// them. It returns the bytes unmapped.
+// them. It returns the bytes given to MADV_DONTNEED: whole ranges, mapped
+// or not, so more than RSS drops by.
 func pageOutCode() (int, error) {
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
